@@ -1,0 +1,188 @@
+"""Grounded answers: pick the best commi or sentences of the top hits and quote them with numbered citations.
+
+One refusal path: when the evidence is weak the answer is REFUSAL plus what the corpus covers.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from dataclasses import dataclass
+
+from .citations import citation, kind_label, reference
+from .config import Settings
+from .models import KIND_PRIORITY, Answer, Chunk, Hit
+from .prompts import render, text
+from .retrieve import Retriever
+from .text import sentences, tokens
+
+log = logging.getLogger(__name__)
+
+REFUSAL = text("refusal")
+QUOTE_WHOLE_CHARS = 700
+AUDIENCES = ("funzionario", "operatore")
+
+
+class QuestionError(ValueError):
+    """An unusable question; the message is the Italian text to show."""
+
+
+@dataclass(frozen=True)
+class Question:
+    text: str
+    notes: tuple[str, ...] = ()
+
+
+def clean_question(raw: str | None, limit: int) -> Question:
+    """Reject an empty question; cut an over-long one with a note."""
+    value = (raw or "").strip()
+    if not value:
+        raise QuestionError(text("empty"))
+    if len(value) > limit:
+        cut = value[:limit].rsplit(" ", 1)[0] if " " in value[:limit] else value[:limit]
+        return Question(cut, (text("truncated", limit=limit),))
+    return Question(value)
+
+
+def evidence(question: str, hits: list[Hit]) -> float:
+    """How well the top hits support an answer, in [0, 1]: dense similarity and coverage of the question's words."""
+    if not hits:
+        return 0.0
+    if hits[0].routed:
+        return 1.0
+    wanted = set(tokens(question))
+    if not wanted:
+        return 0.0
+    top = hits[:3]
+    have: set[str] = set()
+    for hit in top:
+        have.update(tokens(hit.chunk.text))
+    coverage = len(wanted & have) / len(wanted)
+    dense = max(h.dense for h in top)
+    dense_part = min(1.0, max(0.0, (dense - 0.78) / 0.10))
+    return 0.5 * dense_part + 0.5 * coverage
+
+
+class Assistant:
+    """The question-answering service shared by the CLI and the app."""
+
+    def __init__(self, settings: Settings, retriever: Retriever) -> None:
+        self.settings = settings
+        self.retriever = retriever
+
+    @classmethod
+    def load(cls, settings: Settings) -> Assistant:
+        return cls(settings, Retriever.load(settings))
+
+    def search(self, raw_question: str, k: int | None = None) -> list[Hit]:
+        question = clean_question(raw_question, self.settings.max_question_chars)
+        return self.retriever.search(question.text, k)
+
+    def ask(self, raw_question: str, audience: str = "operatore") -> Answer:
+        question = clean_question(raw_question, self.settings.max_question_chars)
+        if audience not in AUDIENCES:
+            raise QuestionError(f"Pubblico non valido: {audience!r} (usa funzionario oppure operatore).")
+        hits = self.retriever.search(question.text, max(self.settings.top_k, 8))
+        score = evidence(question.text, hits)
+        if score < self.settings.refusal_threshold:
+            return self.refuse(raw_question, question, hits)
+        return self.compose(raw_question, question, hits, audience)
+
+    def refuse(self, raw: str, question: Question, hits: list[Hit]) -> Answer:
+        body = render("refusal.md", refusal=REFUSAL, coverage=text("coverage", topics=self.coverage()),
+                      notice=text("notice"))
+        return Answer(query=raw, answer=body, refused=True, source="extractive", notes=question.notes,
+                      hits=tuple(hits))
+
+    def coverage(self) -> str:
+        kinds: dict[str, int] = {}
+        for info in self.retriever.catalog.documents.values():
+            kinds[info.kind] = kinds.get(info.kind, 0) + 1
+        main = [info.ref for info in self.retriever.catalog.documents.values() if info.kind == "norma"]
+        parts = [", ".join(sorted(main))] if main else []
+        for kind, count in sorted(kinds.items(), key=lambda kv: KIND_PRIORITY.get(kv[0], 9)):
+            if kind != "norma":
+                parts.append(f"{kind_label(kind).lower()} ({count})")
+        return "; ".join(parts)
+
+    def select(self, question: str, hits: list[Hit]) -> list[Hit]:
+        """The passages worth quoting: close to the best score, distinct, law first."""
+        if not hits:
+            return []
+        best = hits[0].score
+        chosen: list[Hit] = []
+        keys: set[tuple[str, str | None, str | None]] = set()
+        for hit in hits:
+            if len(chosen) >= self.settings.answer_max_citations:
+                break
+            if not hit.routed and hit.score < 0.6 * best:
+                continue
+            key = (hit.chunk.doc_id, hit.chunk.article, hit.chunk.comma if hit.chunk.article else hit.chunk.id)
+            if key in keys:
+                continue
+            keys.add(key)
+            chosen.append(hit)
+        order = {h.chunk.id: i for i, h in enumerate(chosen)}
+        return sorted(chosen, key=lambda h: (KIND_PRIORITY.get(self._kind(h.chunk), 9), order[h.chunk.id]))
+
+    def _kind(self, chunk: Chunk) -> str:
+        info = self.retriever.catalog.document(chunk.doc_id)
+        return info.kind if info else "formazione"
+
+    def compose(self, raw: str, question: Question, hits: list[Hit], audience: str) -> Answer:
+        selected = self.select(question.text, hits)
+        passages, citations = [], []
+        for number, hit in enumerate(selected, start=1):
+            info = self.retriever.catalog.document(hit.chunk.doc_id)
+            if info is None:
+                continue
+            label = kind_label(info.kind) + (" " + text("training_note") if info.kind == "formazione" else "")
+            passages.append(render("passage.md", number=number, kind_label=label, reference=reference(hit.chunk, info),
+                                   quote=quote(question.text, hit.chunk.text)))
+            citations.append(citation(hit.chunk, info))
+        sources = "\n".join(f"[{i}] {c.label}" for i, c in enumerate(citations, start=1))
+        body = render("answer_extractive.md", intro=text(f"intro_{audience}"), passages="\n\n".join(passages),
+                      sources=sources, notice=text("notice"))
+        return Answer(query=raw, answer=body, refused=False, source="extractive", citations=tuple(citations),
+                      notes=question.notes, hits=tuple(hits))
+
+
+def quote(question: str, passage: str) -> str:
+    """The whole comma when short; otherwise its best sentences, in order, with "[…]" for what is left out."""
+    # Inner guillemets become curly quotes so that «…» delimits exactly what is quoted.
+    flat = " ".join(passage.split()).replace("«", "“").replace("»", "”")
+    if len(flat) <= QUOTE_WHOLE_CHARS:
+        return f"«{flat}»"
+    parts = sentences(flat)
+    wanted = set(tokens(question))
+    scored = []
+    for index, sentence in enumerate(parts):
+        overlap = len(wanted & set(tokens(sentence)))
+        scored.append((overlap - index * 0.01, index))
+    keep: list[int] = []
+    budget = QUOTE_WHOLE_CHARS
+    for _, index in sorted(scored, reverse=True):
+        if len(parts[index]) <= budget or not keep:
+            keep.append(index)
+            budget -= len(parts[index])
+        if budget <= 120:
+            break
+    keep.sort()
+    pieces: list[str] = []
+    previous = -1
+    for index in keep:
+        if index != previous + 1:
+            pieces.append("[…]")
+        pieces.append(parts[index])
+        previous = index
+    if previous != len(parts) - 1:
+        pieces.append("[…]")
+    return "«" + " ".join(pieces) + "»"
+
+
+def quoted_spans(answer_text: str) -> list[str]:
+    """The literal quotations of an answer (for the citation-validity check)."""
+    spans = []
+    for match in re.finditer(r"«(.*?)»", answer_text, flags=re.DOTALL):
+        spans.extend(p.strip() for p in match.group(1).split("[…]") if p.strip())
+    return spans

@@ -1,0 +1,148 @@
+"""The chunk catalogue and the BM25 lexical index, both built at ingest and persisted beside the vectors."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import tempfile
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import asdict
+from functools import cached_property
+from pathlib import Path
+
+import numpy as np
+
+from .models import Chunk, DocumentInfo
+from .text import fold, tokens
+
+log = logging.getLogger(__name__)
+
+CATALOG_FILE = "catalog.json"
+BM25_DIR = "bm25"
+
+
+def write_json_atomic(path: Path, data: object) -> None:
+    """Write JSON through a temporary file and a rename, so readers never see half a file."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
+    with os.fdopen(fd, "w", encoding="utf-8") as handle:
+        json.dump(data, handle, ensure_ascii=False)
+    os.replace(tmp, path)
+
+
+class Catalog:
+    """Every indexed chunk with its document, in document order; lookups by id, document and article."""
+
+    def __init__(self, chunks: Iterable[Chunk], documents: dict[str, DocumentInfo]) -> None:
+        self.chunks: list[Chunk] = sorted(chunks, key=lambda c: (c.doc_id, c.position))
+        self.documents = documents
+        self.by_id: dict[str, Chunk] = {c.id: c for c in self.chunks}
+        self.row: dict[str, int] = {c.id: i for i, c in enumerate(self.chunks)}
+
+    @cached_property
+    def by_article(self) -> dict[tuple[str, str], list[Chunk]]:
+        out: dict[tuple[str, str], list[Chunk]] = defaultdict(list)
+        for c in self.chunks:
+            if c.article:
+                out[(c.doc_id, c.article)].append(c)
+        return dict(out)
+
+    @cached_property
+    def by_doc(self) -> dict[str, list[Chunk]]:
+        out: dict[str, list[Chunk]] = defaultdict(list)
+        for c in self.chunks:
+            out[c.doc_id].append(c)
+        return dict(out)
+
+    def document(self, doc_id: str) -> DocumentInfo | None:
+        return self.documents.get(doc_id)
+
+    def article_chunks(self, doc_id: str, article: str) -> list[Chunk]:
+        return self.by_article.get((doc_id, article.lower()), [])
+
+    def resolve(self, doc_id: str, article: str | None = None, comma: str | None = None,
+                section: str | None = None) -> list[Chunk]:
+        """Chunks matching a structured citation; empty when it does not resolve."""
+        candidates = self.by_doc.get(doc_id, [])
+        if article:
+            candidates = [c for c in candidates if (c.article or "").lower() == str(article).lower()]
+        if comma:
+            candidates = [c for c in candidates if (c.comma or "").lower() == str(comma).lower()]
+        if section:
+            wanted = fold(str(section))
+            candidates = [c for c in candidates if _section_matches(c, wanted)]
+        return candidates
+
+    def save(self, directory: Path) -> None:
+        write_json_atomic(
+            directory / CATALOG_FILE,
+            {"documents": {k: asdict(v) for k, v in self.documents.items()},
+             "chunks": [c.to_dict() for c in self.chunks]},
+        )
+
+    @classmethod
+    def load(cls, directory: Path) -> Catalog | None:
+        path = directory / CATALOG_FILE
+        if not path.is_file():
+            return None
+        data = json.loads(path.read_text(encoding="utf-8"))
+        documents = {k: DocumentInfo(**v) for k, v in data["documents"].items()}
+        return cls((Chunk.from_dict(c) for c in data["chunks"]), documents)
+
+
+def _section_matches(chunk: Chunk, wanted: str) -> bool:
+    for value in (chunk.section, chunk.label):
+        if not value:
+            continue
+        have = fold(value)
+        if have == wanted or have.startswith(wanted + " "):
+            return True
+    return False
+
+
+class LexicalIndex:
+    """BM25 (bm25s) over Italian-normalised, stemmed tokens of each chunk and its path."""
+
+    def __init__(self, model: object, ids: list[str]) -> None:
+        self._model = model
+        self.ids = ids
+        vocab = getattr(model, "vocab_dict", {}) or {}
+        self._vocab = set(vocab)
+
+    @classmethod
+    def build(cls, ids: list[str], texts: list[str]) -> LexicalIndex:
+        import bm25s
+
+        model = bm25s.BM25(k1=1.2, b=0.75)
+        corpus = [tokens(t) or ["_vuoto_"] for t in texts]
+        model.index(corpus, show_progress=False)
+        return cls(model, ids)
+
+    def save(self, directory: Path) -> None:
+        target = directory / BM25_DIR
+        target.mkdir(parents=True, exist_ok=True)
+        self._model.save(str(target), show_progress=False)  # type: ignore[attr-defined]
+        write_json_atomic(target / "ids.json", self.ids)
+
+    @classmethod
+    def load(cls, directory: Path) -> LexicalIndex | None:
+        import bm25s
+
+        target = directory / BM25_DIR
+        if not (target / "ids.json").is_file():
+            return None
+        model = bm25s.BM25.load(str(target), show_progress=False)
+        ids = json.loads((target / "ids.json").read_text(encoding="utf-8"))
+        return cls(model, ids)
+
+    def search(self, query_tokens: list[str], k: int) -> list[tuple[str, float]]:
+        known = [t for t in query_tokens if t in self._vocab]
+        if not known or not self.ids:
+            return []
+        scores = np.asarray(self._model.get_scores(known))  # type: ignore[attr-defined]
+        k = min(k, len(scores))
+        top = np.argpartition(-scores, k - 1)[:k]
+        top = top[np.argsort(-scores[top])]
+        return [(self.ids[i], float(scores[i])) for i in top if scores[i] > 0]

