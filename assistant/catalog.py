@@ -105,7 +105,7 @@ def _section_matches(chunk: Chunk, wanted: str) -> bool:
 class LexicalIndex:
     """BM25 (bm25s) over Italian-normalised, stemmed tokens of each chunk and its path."""
 
-    def __init__(self, model: object, ids: list[str]) -> None:
+    def __init__(self, model: object | None, ids: list[str]) -> None:
         self._model = model
         self.ids = ids
         vocab = getattr(model, "vocab_dict", {}) or {}
@@ -115,6 +115,8 @@ class LexicalIndex:
     def build(cls, ids: list[str], texts: list[str]) -> LexicalIndex:
         import bm25s
 
+        if not ids:
+            return cls(None, [])
         model = bm25s.BM25(k1=1.2, b=0.75)
         corpus = [tokens(t) or ["_vuoto_"] for t in texts]
         model.index(corpus, show_progress=False)
@@ -123,7 +125,8 @@ class LexicalIndex:
     def save(self, directory: Path) -> None:
         target = directory / BM25_DIR
         target.mkdir(parents=True, exist_ok=True)
-        self._model.save(str(target), show_progress=False)  # type: ignore[attr-defined]
+        if self._model is not None:
+            self._model.save(str(target), show_progress=False)  # type: ignore[attr-defined]
         write_json_atomic(target / "ids.json", self.ids)
 
     @classmethod
@@ -133,8 +136,10 @@ class LexicalIndex:
         target = directory / BM25_DIR
         if not (target / "ids.json").is_file():
             return None
-        model = bm25s.BM25.load(str(target), show_progress=False)
         ids = json.loads((target / "ids.json").read_text(encoding="utf-8"))
+        if not ids:
+            return cls(None, [])
+        model = bm25s.BM25.load(str(target), show_progress=False)
         return cls(model, ids)
 
     def search(self, query_tokens: list[str], k: int) -> list[tuple[str, float]]:

@@ -16,7 +16,7 @@ from .loaders import Line, SourceText
 from .models import Chunk, DocumentInfo
 from .text import fix_accents, fold, join_lines, sentence_case, sentences
 
-CHUNKER_VERSION = "legal-5"
+CHUNKER_VERSION = "legal-6"
 MAX_CHARS = 1400  # split longer units (a comma with many lettere, a long paragraph)
 TARGET_CHARS = 900  # group short paragraphs of prose up to about this size
 
@@ -24,7 +24,10 @@ _SUFFIX = r"(?:bis|ter|quater|quinquies|sexies|septies|octies|novies|nonies|deci
 ART_HEADING = re.compile(rf"^\s{{0,6}}Art\.\s*(\d+(?:-?{_SUFFIX})?)\s*\.?\s*$", re.IGNORECASE)
 COMMA_START = re.compile(rf"^\s{{0,4}}(\(\()?\s*(\d+(?:-{_SUFFIX})?)\.\s*(?=\S)")
 LETTERA_START = re.compile(rf"^\s{{0,8}}(?:\(\()?\s*([a-z]{{1,2}}(?:-{_SUFFIX})?)\)\s")
-TITOLO = re.compile(r"^\s*(TITOLO|Titolo|CAPO|Capo|LIBRO|Libro|PARTE|Parte)\s+([IVXLC]+)\s*(?:[-–]\s*(.*))?$")
+TITOLO = re.compile(
+    r"^\s*(TITOLO|Titolo|CAPO|Capo|LIBRO|Libro|PARTE|Parte)\s+([IVXLC]+(?:-?(?:bis|ter|quater|BIS|TER|QUATER))?)"
+    r"\s*(?:[-–]\s+(.*))?$"
+)
 AGGIORNAMENTO = re.compile(r"^\s*AGGIORNAMENTO\s*\((\d+)\)\s*$")
 
 DM_SECTION = re.compile(r"^\s{0,4}(\d)\.\s*([A-ZÀ-Ý][A-ZÀ-Ý’'`,\- –]{3,})\s*$")
@@ -78,7 +81,23 @@ def parse(source: SourceText, info: DocumentInfo) -> list[Chunk]:
         chunks = parse_guidelines(lines, info)
     else:
         chunks = parse_generic(lines, info)
-    return [replace(c, position=i, amended="((" in c.text) for i, c in enumerate(chunks)]
+    if not chunks and source.text.strip():  # no structure found at all: keep the text as one passage
+        chunks = [
+            _chunk(info, f"testo:{n}", text, None, None, None, None, None, page, None, None)
+            for n, (text, page) in enumerate(_group(_paragraphs(lines)), start=1)
+        ]
+    return [replace(c, id=cid, position=i, amended="((" in c.text) for i, (c, cid) in enumerate(_unique_ids(chunks))]
+
+
+def _unique_ids(chunks: list[Chunk]) -> list[tuple[Chunk, str]]:
+    """A number printed twice (a text error, a repealed comma reinserted) must not merge two passages."""
+    seen: dict[str, int] = {}
+    out = []
+    for chunk in chunks:
+        count = seen.get(chunk.id, 0) + 1
+        seen[chunk.id] = count
+        out.append((chunk, chunk.id if count == 1 else f"{chunk.id}~{count}"))
+    return out
 
 
 def _count(pattern: re.Pattern[str], lines: list[Line]) -> int:
@@ -462,9 +481,11 @@ def _standalone_heading(lines: list[Line], i: int) -> bool:
     if not text or len(text) > 90 or len(text.split()) > 12:
         return False
     before = i == 0 or not lines[i - 1].text.strip()
-    after = i + 1 >= len(lines) or not lines[i + 1].text.strip()
+    after = i + 1 < len(lines) and not lines[i + 1].text.strip()
     if not (before and after):
         return False
+    if not any(ln.text.strip() for ln in lines[i + 1 : i + 4]):
+        return False  # nothing follows: it is the text, not a heading
     if text.endswith((",", ";", ":")) or not (text[0].isupper() or text[0].isdigit()):
         return False
     return not re.match(r"^\d+[.)]?\s*$", text) and not text.startswith(("•", "-", "*", "–"))

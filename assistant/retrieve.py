@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 import re
-import threading
 from dataclasses import dataclass, replace
 
 import numpy as np
@@ -15,6 +14,7 @@ from .embeddings import Embedder, get_embedder
 from .legal import CHUNKER_VERSION
 from .models import Chunk, Hit
 from .store import ChromaStore, IndexIdentity, StoreError, open_store
+from .spelling import Speller
 from .text import fold, tokens
 
 log = logging.getLogger(__name__)
@@ -54,13 +54,18 @@ def parse_references(question: str) -> list[Reference]:
     docs = [doc for pattern, doc in DOC_ALIASES if pattern.search(folded)]
     refs: list[Reference] = []
     for match in ARTICLE_REF.finditer(folded):
-        article = match.group(1).replace(" ", "-")
-        comma = match.group(2).replace(" ", "-") if match.group(2) else None
+        article = _latin_suffix(match.group(1))
+        comma = _latin_suffix(match.group(2)) if match.group(2) else None
         refs.append(Reference(docs[0] if docs else None, article, comma))
     if not refs and "dm-72-2021-linee-guida" in docs:
         for match in SECTION_REF.finditer(folded):
             refs.append(Reference("dm-72-2021-linee-guida", None, None, match.group(1).replace(" ", ".")))
     return refs
+
+
+def _latin_suffix(value: str) -> str:
+    """"3bis" / "3 bis" -> "3-bis", as the texts print it."""
+    return re.sub(r"(\d)\s*([a-z])", r"\1-\2", value.strip())
 
 
 class Retriever:
@@ -73,7 +78,7 @@ class Retriever:
         self.lexical = lexical
         self.store = store
         self.embedder = embedder
-        self._lock = threading.Lock()
+        self.speller = Speller.from_texts(c.text for c in catalog.chunks)
 
     @classmethod
     def load(cls, settings: Settings) -> Retriever:
@@ -93,7 +98,7 @@ class Retriever:
         n = max(self.settings.candidates, k)
         lexical_query = " ".join([question, *(expansions or [])])
         lexical = self.lexical.search(tokens(lexical_query), n)
-        vector = self.embedder.encode_query(question)
+        vector = self.embedder.encode_query(self.speller.respell(question))
         dense = self.store.query(vector, n)
         fused = self._fuse(lexical, dense)
         routed = self._routed(question)

