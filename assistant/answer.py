@@ -7,11 +7,13 @@ from __future__ import annotations
 
 import logging
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from .citations import citation, kind_label, reference
+from .catalog import LexicalIndex
 from .config import Settings
-from .models import KIND_PRIORITY, Answer, Chunk, Hit
+from .glossary import Entry, Glossary, is_definitional
+from .models import KIND_PRIORITY, Answer, Chunk, Citation, GlossaryRef, Hit
 from .prompts import render, text
 from .retrieve import Retriever
 from .text import sentences, tokens
@@ -44,8 +46,12 @@ def clean_question(raw: str | None, limit: int) -> Question:
     return Question(value)
 
 
-def evidence(question: str, hits: list[Hit]) -> float:
-    """How well the top hits support an answer, in [0, 1]: dense similarity and coverage of the question's words."""
+def evidence(question: str, hits: list[Hit], lexical: LexicalIndex, settings: Settings) -> float:
+    """How well the top hits support an answer, in [0, 1].
+
+    A mix of the best dense similarity (rescaled between two calibrated bounds) and the IDF-weighted share
+    of the question's words that the top passages contain: a word the corpus never uses counts heavily.
+    """
     if not hits:
         return 0.0
     if hits[0].routed:
@@ -57,10 +63,13 @@ def evidence(question: str, hits: list[Hit]) -> float:
     have: set[str] = set()
     for hit in top:
         have.update(tokens(hit.chunk.text))
-    coverage = len(wanted & have) / len(wanted)
+    total = sum(lexical.idf(t) for t in wanted)
+    coverage = sum(lexical.idf(t) for t in wanted & have) / total if total else 0.0
     dense = max(h.dense for h in top)
-    dense_part = min(1.0, max(0.0, (dense - 0.78) / 0.10))
-    return 0.5 * dense_part + 0.5 * coverage
+    low, high = settings.refusal_dense_low, settings.refusal_dense_high
+    dense_part = min(1.0, max(0.0, (dense - low) / (high - low))) if high > low else 0.0
+    share = settings.refusal_dense_share
+    return share * dense_part + (1 - share) * coverage
 
 
 class Assistant:
@@ -78,15 +87,56 @@ class Assistant:
         question = clean_question(raw_question, self.settings.max_question_chars)
         return self.retriever.search(question.text, k)
 
+    @property
+    def glossary(self) -> Glossary:
+        return self.retriever.glossary
+
     def ask(self, raw_question: str, audience: str = "operatore") -> Answer:
         question = clean_question(raw_question, self.settings.max_question_chars)
         if audience not in AUDIENCES:
             raise QuestionError(f"Pubblico non valido: {audience!r} (usa funzionario oppure operatore).")
         hits = self.retriever.search(question.text, max(self.settings.top_k, 8))
-        score = evidence(question.text, hits)
-        if score < self.settings.refusal_threshold:
+        terms = self.glossary.detect(question.text)
+        if terms and is_definitional(question.text):
+            answer = self.define(raw_question, question, terms[0], hits, audience)
+        elif evidence(question.text, hits, self.retriever.lexical, self.settings) < self.settings.refusal_threshold:
             return self.refuse(raw_question, question, hits)
-        return self.compose(raw_question, question, hits, audience)
+        else:
+            answer = self.compose(raw_question, question, hits, audience)
+        return self.with_terms(answer, terms)
+
+    def with_terms(self, answer: Answer, question_terms: list[Entry]) -> Answer:
+        """List the glossary terms the question and the answer touch, with the one canonical definition."""
+        entries = {e.id: e for e in question_terms}
+        for entry in self.glossary.detect(answer.answer):
+            entries.setdefault(entry.id, entry)
+        refs = tuple(GlossaryRef(e.id, e.term, e.definition) for e in entries.values())
+        return replace(answer, glossary_terms=refs)
+
+    def define(self, raw: str, question: Question, entry: Entry, hits: list[Hit], audience: str) -> Answer:
+        """A "what is X?" answer: the canonical definition verbatim, the audience's wording, then the law."""
+        rank = {h.chunk.id: i for i, h in enumerate(hits)}
+        chunks: list[Chunk] = []
+        for ref in entry.legal_basis:
+            resolved = self.retriever.catalog.resolve(ref.doc_id, ref.article, ref.comma, ref.section)
+            if resolved:
+                best = min(resolved, key=lambda c: (rank.get(c.id, 10_000), c.position))
+                if best not in chunks:
+                    chunks.append(best)
+        chunks.sort(key=lambda c: KIND_PRIORITY.get(self._kind(c), 9))
+        passages, citations = self._passages(question.text, chunks[: self.settings.answer_max_citations + 1])
+        confusions = ""
+        if entry.non_confondere_con:
+            confusions = text("glossary_confusions") + "\n" + "\n".join(
+                f"- **{term}**: {difference}" for term, difference in entry.non_confondere_con) + "\n"
+        body = render(
+            "answer_glossary.md", term=entry.term, definition=entry.definition,
+            audience_label=text(f"audience_{audience}"), wording=entry.wording(audience),
+            law_heading=text("glossary_law"), passages="\n\n".join(passages), confusions=confusions,
+            sources="\n".join(f"[{i}] {c.label}" for i, c in enumerate(citations, start=1)), notice=text("notice"),
+        )
+        return Answer(query=raw, answer=body, refused=False, source="glossary", citations=tuple(citations),
+                      notes=question.notes, hits=tuple(hits))
 
     def refuse(self, raw: str, question: Question, hits: list[Hit]) -> Answer:
         body = render("refusal.md", refusal=REFUSAL, coverage=text("coverage", topics=self.coverage()),
@@ -129,17 +179,22 @@ class Assistant:
         info = self.retriever.catalog.document(chunk.doc_id)
         return info.kind if info else "formazione"
 
-    def compose(self, raw: str, question: Question, hits: list[Hit], audience: str) -> Answer:
-        selected = self.select(question.text, hits)
-        passages, citations = [], []
-        for number, hit in enumerate(selected, start=1):
-            info = self.retriever.catalog.document(hit.chunk.doc_id)
+    def _passages(self, question: str, chunks: list[Chunk]) -> tuple[list[str], list[Citation]]:
+        passages: list[str] = []
+        citations: list[Citation] = []
+        for chunk in chunks:
+            info = self.retriever.catalog.document(chunk.doc_id)
             if info is None:
                 continue
             label = kind_label(info.kind) + (" " + text("training_note") if info.kind == "formazione" else "")
-            passages.append(render("passage.md", number=number, kind_label=label, reference=reference(hit.chunk, info),
-                                   quote=quote(question.text, hit.chunk.text)))
-            citations.append(citation(hit.chunk, info))
+            passages.append(render("passage.md", number=len(passages) + 1, kind_label=label,
+                                   reference=reference(chunk, info), quote=quote(question, chunk.text)))
+            citations.append(citation(chunk, info))
+        return passages, citations
+
+    def compose(self, raw: str, question: Question, hits: list[Hit], audience: str) -> Answer:
+        selected = self.select(question.text, hits)
+        passages, citations = self._passages(question.text, [h.chunk for h in selected])
         sources = "\n".join(f"[{i}] {c.label}" for i, c in enumerate(citations, start=1))
         body = render("answer_extractive.md", intro=text(f"intro_{audience}"), passages="\n\n".join(passages),
                       sources=sources, notice=text("notice"))

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import os
 import tempfile
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Iterable
 from dataclasses import asdict
 from functools import cached_property
@@ -105,11 +106,16 @@ def _section_matches(chunk: Chunk, wanted: str) -> bool:
 class LexicalIndex:
     """BM25 (bm25s) over Italian-normalised, stemmed tokens of each chunk and its path."""
 
-    def __init__(self, model: object | None, ids: list[str]) -> None:
+    def __init__(self, model: object | None, ids: list[str], df: dict[str, int] | None = None) -> None:
         self._model = model
         self.ids = ids
         vocab = getattr(model, "vocab_dict", {}) or {}
         self._vocab = set(vocab)
+        self.df = df or {}
+
+    def idf(self, token: str) -> float:
+        """Inverse document frequency; a word the corpus never uses weighs the most."""
+        return math.log(1 + len(self.ids) / (self.df.get(token, 0) + 1))
 
     @classmethod
     def build(cls, ids: list[str], texts: list[str]) -> LexicalIndex:
@@ -120,7 +126,10 @@ class LexicalIndex:
         model = bm25s.BM25(k1=1.2, b=0.75)
         corpus = [tokens(t) or ["_vuoto_"] for t in texts]
         model.index(corpus, show_progress=False)
-        return cls(model, ids)
+        df: Counter[str] = Counter()
+        for doc in corpus:
+            df.update(set(doc))
+        return cls(model, ids, dict(df))
 
     def save(self, directory: Path) -> None:
         target = directory / BM25_DIR
@@ -128,6 +137,7 @@ class LexicalIndex:
         if self._model is not None:
             self._model.save(str(target), show_progress=False)  # type: ignore[attr-defined]
         write_json_atomic(target / "ids.json", self.ids)
+        write_json_atomic(target / "df.json", self.df)
 
     @classmethod
     def load(cls, directory: Path) -> LexicalIndex | None:
@@ -140,7 +150,9 @@ class LexicalIndex:
         if not ids:
             return cls(None, [])
         model = bm25s.BM25.load(str(target), show_progress=False)
-        return cls(model, ids)
+        df_path = target / "df.json"
+        df = json.loads(df_path.read_text(encoding="utf-8")) if df_path.is_file() else {}
+        return cls(model, ids, df)
 
     def search(self, query_tokens: list[str], k: int) -> list[tuple[str, float]]:
         known = [t for t in query_tokens if t in self._vocab]

@@ -161,12 +161,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--audience", choices=["funzionario", "operatore"], default="operatore")
     p.set_defaults(func=cmd_ask)
 
-    for register in _EXTRA_COMMANDS:
+    for register in _extra_commands():
         register(sub)
     return parser
 
 
-_EXTRA_COMMANDS: list[Callable[[Any], None]] = []
+def _extra_commands() -> list[Callable[[Any], None]]:
+    from . import cli_glossary, corpus_check
+
+    return [cli_glossary.register, corpus_check.register]
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -45,8 +45,30 @@ class Settings(BaseSettings):
     lexical_weight: float = Field(1.0, ge=0, description="Weight of the BM25 ranking in the fusion.")
     dense_weight: float = Field(1.0, ge=0, description="Weight of the dense ranking in the fusion.")
     rrf_k: int = Field(20, ge=1, description="Reciprocal-rank-fusion constant.")
+    refs_weight: float = Field(
+        1.0, ge=0, description="Weight of the passages cited by the top hits (a training section citing the law)."
+    )
+    refs_from: tuple[str, ...] = Field(
+        ("linee_guida", "giurisprudenza", "prassi", "avviso", "formazione"),
+        description="Kinds of document whose citations of the law are followed (refs_weight).",
+    )
+    kind_weights: dict[str, float] = Field(
+        default_factory=lambda: {"norma": 1.0, "linee_guida": 1.0, "giurisprudenza": 1.0, "prassi": 1.0,
+                                 "avviso": 1.0, "formazione": 0.7},
+        description="Multiplier of the fused score by kind of document (law first, training material last).",
+    )
+    glossary_expansion: bool = Field(True, description="Expand a question's glossary aliases with the canonical term.")
+    glossary_routing: bool = Field(
+        True, description="For \"che cos'è X?\" questions, put the law that defines X (glossary legal basis) first."
+    )
+    respell: bool = Field(True, description="Respell the question as the corpus writes it before dense encoding.")
     refusal_threshold: float = Field(
-        0.5, ge=0, le=1, description="Minimum evidence score (0-1) below which the assistant refuses to answer."
+        0.70, ge=0, le=1, description="Minimum evidence score (0-1) below which the assistant refuses to answer."
+    )
+    refusal_dense_low: float = Field(0.76, description="Dense similarity that counts as no evidence (refusal score).")
+    refusal_dense_high: float = Field(0.90, description="Dense similarity that counts as full evidence.")
+    refusal_dense_share: float = Field(
+        0.75, ge=0, le=1, description="Share of dense similarity (vs. word coverage) in the evidence score."
     )
     max_question_chars: int = Field(1000, ge=50, description="Longer questions are cut, with a note.")
     answer_max_citations: int = Field(3, ge=1, le=10, description="Passages quoted in an extractive answer.")

@@ -14,9 +14,10 @@ from dataclasses import dataclass, field, replace
 
 from .loaders import Line, SourceText
 from .models import Chunk, DocumentInfo
+from .references import find_links, legal_citations, strip_links
 from .text import fix_accents, fold, join_lines, sentence_case, sentences
 
-CHUNKER_VERSION = "legal-6"
+CHUNKER_VERSION = "legal-8"
 MAX_CHARS = 1400  # split longer units (a comma with many lettere, a long paragraph)
 TARGET_CHARS = 900  # group short paragraphs of prose up to about this size
 
@@ -86,7 +87,17 @@ def parse(source: SourceText, info: DocumentInfo) -> list[Chunk]:
             _chunk(info, f"testo:{n}", text, None, None, None, None, None, page, None, None)
             for n, (text, page) in enumerate(_group(_paragraphs(lines)), start=1)
         ]
-    return [replace(c, id=cid, position=i, amended="((" in c.text) for i, (c, cid) in enumerate(_unique_ids(chunks))]
+    own = info.doc_id if info.kind == "norma" else None
+    return [
+        replace(c, id=cid, position=i, amended="((" in c.text, refs=_with_citations(c, own))
+        for i, (c, cid) in enumerate(_unique_ids(chunks))
+    ]
+
+
+def _with_citations(chunk: Chunk, own_doc_id: str | None) -> tuple[str, ...]:
+    """Links written by authors plus the articles of the corpus's norms that the text cites."""
+    found = [ref.key for ref in legal_citations(chunk.text, own_doc_id, chunk.article)]
+    return tuple(dict.fromkeys([*chunk.refs, *found]))
 
 
 def _unique_ids(chunks: list[Chunk]) -> list[tuple[Chunk, str]]:
@@ -408,9 +419,10 @@ def parse_markdown(lines: list[Line], info: DocumentInfo) -> list[Chunk]:
         for text, page in _group(_paragraphs(current)):
             key = _section_key(section)
             counters[key] = counters.get(key, 0) + 1
-            chunks.append(
-                _chunk(info, f"{key}:{counters[key]}", text, None, None, None, section, label, page, None, None)
-            )
+            refs = tuple(dict.fromkeys(ref.key for _, ref in find_links(text)))
+            chunk = _chunk(info, f"{key}:{counters[key]}", strip_links(text), None, None, None, section, label,
+                           page, None, None)
+            chunks.append(replace(chunk, refs=refs))
         current.clear()
 
     for line in lines:
@@ -607,7 +619,7 @@ def assign_pages(chunks: list[Chunk], page_texts: list[str]) -> list[Chunk]:
 
 def embed_text(chunk: Chunk, info: DocumentInfo) -> str:
     """What the embedder and BM25 see: the chunk with its document, article title and path."""
-    head = [info.ref]
+    head = [info.ref] if info.kind == "norma" or info.ref == info.title else [info.title]
     if chunk.article:
         head.append(f"art. {chunk.article}" + (f" {chunk.article_title}" if chunk.article_title else ""))
         if chunk.comma:

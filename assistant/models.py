@@ -68,6 +68,7 @@ class Chunk:
     capo: str | None = None
     amended: bool = False
     position: int = 0  # order inside the document
+    refs: tuple[str, ...] = ()  # passages this one cites (Ref keys), e.g. a training section citing the law
 
     @property
     def path(self) -> str:
@@ -90,7 +91,9 @@ class Chunk:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Chunk:
-        return cls(**{k: data.get(k) for k in cls.__dataclass_fields__ if k in data})
+        values = {k: data.get(k) for k in cls.__dataclass_fields__ if k in data}
+        values["refs"] = tuple(values.get("refs") or ())
+        return cls(**values)
 
 
 @dataclass(frozen=True)

@@ -11,27 +11,16 @@ import numpy as np
 from .catalog import Catalog, LexicalIndex
 from .config import Settings
 from .embeddings import Embedder, get_embedder
+from .glossary import Glossary, is_definitional, load_glossary
 from .legal import CHUNKER_VERSION
 from .models import Chunk, Hit
 from .store import ChromaStore, IndexIdentity, StoreError, open_store
+from .references import DOC_ALIASES, Ref
 from .spelling import Speller
 from .text import fold, tokens
 
 log = logging.getLogger(__name__)
 
-# Names of the norms a question may cite, as they fold ("d lgs 117 2017", "cts", "dm 72").
-DOC_ALIASES: list[tuple[re.Pattern[str], str]] = [
-    (re.compile(r"\b(d ?lgs|decreto legislativo|dlgs)\s*(n\s*)?117(\s*(del\s*)?2017)?\b|\bcts\b|codice del terzo settore"),
-     "dlgs-117-2017-codice-terzo-settore"),
-    (re.compile(r"\b(l|legge)\s*(n\s*)?241(\s*(del\s*)?1990)?\b|\b241 ?1990\b|procedimento amministrativo"),
-     "l-241-1990-procedimento-amministrativo"),
-    (re.compile(r"\b(d ?lgs|dlgs|decreto legislativo)\s*(n\s*)?36(\s*(del\s*)?2023)?\b|codice dei contratti|\bccp\b"),
-     "dlgs-36-2023-art-6-codice-contratti-terzo-settore"),
-    (re.compile(r"\b(d ?lgs|dlgs|decreto legislativo)\s*(n\s*)?186(\s*(del\s*)?2025)?\b"),
-     "dlgs-186-2025-terzo-settore-iva-modifiche-cts"),
-    (re.compile(r"\b(dm|d m|decreto ministeriale)\s*(n\s*)?72\b|linee guida (ministeriali )?(del )?2021"),
-     "dm-72-2021-linee-guida"),
-]
 ARTICLE_REF = re.compile(
     r"\b(?:art|artt|articolo|articoli)\s*(\d{1,3}(?:\s?(?:bis|ter|quater|quinquies|sexies|septies|octies|novies|decies))?)"
     r"(?:\s*(?:comma|c|co)\s*(\d{1,2}(?:\s?(?:bis|ter|quater|quinquies))?))?"
@@ -72,8 +61,9 @@ class Retriever:
     """Loaded once per process: catalogue, BM25, vector store and embedder; thread-safe for queries."""
 
     def __init__(self, settings: Settings, catalog: Catalog, lexical: LexicalIndex, store: ChromaStore,
-                 embedder: Embedder) -> None:
+                 embedder: Embedder, glossary: Glossary | None = None) -> None:
         self.settings = settings
+        self.glossary = glossary or Glossary({})
         self.catalog = catalog
         self.lexical = lexical
         self.store = store
@@ -90,16 +80,20 @@ class Retriever:
         lexical = LexicalIndex.load(settings.index_dir)
         if catalog is None or lexical is None:
             catalog, lexical = rebuild_local_indexes(settings, store)
-        return cls(settings, catalog, lexical, store, embedder)
+        return cls(settings, catalog, lexical, store, embedder, load_glossary(settings.corpus_dir / "glossario"))
 
     def search(self, question: str, k: int | None = None, expansions: list[str] | None = None) -> list[Hit]:
         """Top-k hits for a question: routed articles first, then the fusion of BM25 and dense rankings."""
         k = k or self.settings.top_k
         n = max(self.settings.candidates, k)
-        lexical_query = " ".join([question, *(expansions or [])])
-        lexical = self.lexical.search(tokens(lexical_query), n)
-        vector = self.embedder.encode_query(self.speller.respell(question))
-        dense = self.store.query(vector, n)
+        expansions = list(expansions or [])
+        if self.settings.glossary_expansion:
+            expansions += [term for term, _ in self.glossary.aliases_used(question)]
+        lexical = self.lexical.search(tokens(" ".join([question, *expansions])), n)
+        dense_query = self.speller.respell(question) if self.settings.respell else question
+        if expansions:
+            dense_query = f"{dense_query} ({', '.join(expansions)})"
+        dense = self.store.query(self.embedder.encode_query(dense_query), n)
         fused = self._fuse(lexical, dense)
         routed = self._routed(question)
         hits: list[Hit] = []
@@ -113,21 +107,54 @@ class Retriever:
         return hits[:k]
 
     def _fuse(self, lexical: list[tuple[str, float]], dense: list[tuple[str, float]]) -> list[Hit]:
+        """Weighted reciprocal-rank fusion of BM25, dense and cited-passage rankings, then the kind prior."""
         s = self.settings
         scores: dict[str, float] = {}
-        for rank, (cid, _) in enumerate(lexical):
-            scores[cid] = scores.get(cid, 0.0) + s.lexical_weight / (s.rrf_k + rank + 1)
-        for rank, (cid, _) in enumerate(dense):
-            scores[cid] = scores.get(cid, 0.0) + s.dense_weight / (s.rrf_k + rank + 1)
+        for ranking, weight in ((lexical, s.lexical_weight), (dense, s.dense_weight)):
+            for rank, (cid, _) in enumerate(ranking):
+                scores[cid] = scores.get(cid, 0.0) + weight / (s.rrf_k + rank + 1)
+        if s.refs_weight:
+            provisional = sorted(scores, key=lambda c: -scores[c])[:10]
+            for rank, cid in enumerate(self._cited(provisional, lexical, dense)):
+                scores[cid] = scores.get(cid, 0.0) + s.refs_weight / (s.rrf_k + rank + 1)
         lex = dict(lexical)
         den = dict(dense)
         top_lex = lexical[0][1] if lexical else 1.0
-        hits = [
-            Hit(self.catalog.by_id[cid], score=score, dense=den.get(cid, 0.0), lexical=lex.get(cid, 0.0) / top_lex)
-            for cid, score in scores.items() if cid in self.catalog.by_id
-        ]
+        hits = []
+        for cid, score in scores.items():
+            chunk = self.catalog.by_id.get(cid)
+            if chunk is None:
+                continue
+            info = self.catalog.document(chunk.doc_id)
+            prior = s.kind_weights.get(info.kind if info else "", 1.0)
+            hits.append(Hit(chunk, score=score * prior, dense=den.get(cid, 0.0), lexical=lex.get(cid, 0.0) / top_lex))
         hits.sort(key=lambda h: -h.score)
         return hits
+
+    def _cited(self, top_ids: list[str], lexical: list[tuple[str, float]],
+               dense: list[tuple[str, float]]) -> list[str]:
+        """Passages cited by the top hits, in the order of the hits that cite them.
+
+        A reference to a whole section resolves to the section's passage that ranks best for this question.
+        """
+        order = {cid: i for i, (cid, _) in enumerate(dense)}
+        for i, (cid, _) in enumerate(lexical):
+            order[cid] = min(order.get(cid, i), i)
+        out: list[str] = []
+        for cid in top_ids:
+            chunk = self.catalog.by_id.get(cid)
+            info = self.catalog.document(chunk.doc_id) if chunk else None
+            if chunk is None or info is None or info.kind not in self.settings.refs_from:
+                continue
+            for key in chunk.refs:
+                ref = Ref.from_key(key)
+                targets = self.catalog.resolve(ref.doc_id, ref.article, ref.comma, ref.section)
+                if not targets:
+                    continue
+                target = min(targets, key=lambda c: order.get(c.id, 10_000 + c.position))
+                if target.id not in out:
+                    out.append(target.id)
+        return out
 
     @staticmethod
     def _dense_of(cid: str, dense: list[tuple[str, float]]) -> float:
@@ -151,6 +178,13 @@ class Retriever:
                 if ref.comma:
                     chunks = sorted(chunks, key=lambda c: (c.comma or "").lower() != ref.comma.lower())
                 out.extend(c for c in chunks if c.section != "aggiornamento")
+        if self.settings.glossary_routing and is_definitional(question):
+            for entry in self.glossary.detect(question)[:1]:
+                for ref in entry.legal_basis:
+                    info = self.catalog.document(ref.doc_id)
+                    if info is None or info.kind != "norma":
+                        continue
+                    out.extend(self.catalog.resolve(ref.doc_id, ref.article, ref.comma, ref.section)[:2])
         unique: dict[str, Chunk] = {}
         for c in out:
             unique.setdefault(c.id, c)

@@ -56,12 +56,16 @@ _META_FIELDS = ("doc_id", "article", "article_title", "comma", "section", "label
 
 def _metadata(chunk: Chunk) -> dict[str, Any]:
     data = chunk.to_dict()
-    return {k: data[k] for k in _META_FIELDS if data.get(k) is not None}
+    meta = {k: data[k] for k in _META_FIELDS if data.get(k) is not None}
+    if chunk.refs:
+        meta["refs"] = "|".join(chunk.refs)  # Chroma metadata values are scalars
+    return meta
 
 
 def _chunk_from(id_: str, text: str, meta: dict[str, Any]) -> Chunk:
+    refs = tuple(str(meta["refs"]).split("|")) if meta.get("refs") else ()
     return Chunk(id=id_, text=text, **{k: meta.get(k) for k in _META_FIELDS if k != "doc_id"},
-                 doc_id=str(meta.get("doc_id", id_.split(":")[0])))
+                 doc_id=str(meta.get("doc_id", id_.split(":")[0])), refs=refs)
 
 
 class ChromaStore:

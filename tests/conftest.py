@@ -55,6 +55,7 @@ def write_mini_corpus(root: Path) -> Path:
         "progetto, senza cambiare gli elementi che hanno deciso la selezione.\n",
         encoding="utf-8",
     )
+    shutil.copytree(CORPUS / "glossario", root / "glossario")
     manifest = (CORPUS / "manifest.toml").read_text(encoding="utf-8")
     keep = []
     for block in manifest.split("[[documents]]")[1:]:

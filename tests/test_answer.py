@@ -14,7 +14,7 @@ def same_quotes(text: str) -> str:
 
 
 def test_answer_quotes_the_law_with_numbered_citations(mini_assistant) -> None:  # type: ignore[no-untyped-def]
-    answer = mini_assistant.ask("Che cos'è la co-programmazione?", "funzionario")
+    answer = mini_assistant.ask("Qual è la finalità della co-programmazione?", "funzionario")
     assert not answer.refused and answer.source == "extractive"
     first = answer.citations[0]
     assert (first.doc_id, first.article, first.comma) == ("dlgs-117-2017-codice-terzo-settore", "55", "2")
@@ -60,3 +60,14 @@ def test_very_long_question_is_cut_with_a_note(mini_assistant) -> None:  # type:
 
 def test_refusal_sentence_is_shared() -> None:
     assert fold(REFUSAL) == fold("Non trovo nei documenti indicizzati una risposta a questa domanda.")
+
+
+def test_definition_questions_start_from_the_glossary(mini_assistant) -> None:  # type: ignore[no-untyped-def]
+    answer = mini_assistant.ask("Che cos'è la co-programmazione?", "operatore")
+    entry = mini_assistant.glossary.entries["co-programmazione"]
+    assert answer.source == "glossary" and not answer.refused
+    paragraphs = answer.answer.split("\n\n")
+    assert paragraphs[1] == entry.definition  # the canonical definition, verbatim, first
+    assert paragraphs[2] == f"**Per gli operatori:** {entry.per_operatori}"
+    assert (answer.citations[0].article, answer.citations[0].comma) == ("55", "2")  # then the law
+    assert answer.glossary_terms[0].id == "co-programmazione"

@@ -42,7 +42,8 @@ def test_ask_json_contract(mini_index: Settings) -> None:
     result = run(mini_index, "ask", "--json", "--audience", "funzionario", "Che cos'è la co-progettazione?")
     data = json.loads(result.stdout)
     assert ASK_KEYS <= set(data)
-    assert data["source"] == "extractive" and data["refused"] is False and data["curated_id"] is None
+    assert data["source"] == "glossary" and data["refused"] is False and data["curated_id"] is None
+    assert data["glossary_terms"][0]["id"] == "co-progettazione"
     assert CITATION_KEYS <= set(data["citations"][0])
     assert data["citations"][0]["version"] in ("testo vigente al 4-2-2023", "testo adottato il 31-3-2021")
 

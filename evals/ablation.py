@@ -1,0 +1,68 @@
+"""Measure retrieval levers one by one on the dev set, in one process over the same index."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import Any
+
+from assistant.answer import evidence
+from assistant.config import load_settings
+from assistant.retrieve import Retriever
+from evals.run import DATASETS, as_candidates, load_items, make_matcher, run_pipeline, score_run
+
+STEPS: list[tuple[str, dict[str, Any]]] = [
+    ("ibrida RRF semplice", {"refs_weight": 0.0, "respell": False, "glossary_expansion": False,
+                             "glossary_routing": False, "kind_weights": {}}),
+    ("+ ortografia del corpus", {"refs_weight": 0.0, "glossary_expansion": False, "glossary_routing": False,
+                                 "kind_weights": {}}),
+    ("+ alias del glossario", {"refs_weight": 0.0, "glossary_routing": False, "kind_weights": {}}),
+    ("+ instradamento definizioni", {"refs_weight": 0.0, "kind_weights": {}}),
+    ("+ passaggi citati dai materiali", {"kind_weights": {}}),
+    ("+ priorità alla legge (formazione x0.7)", {}),
+    ("  variante: citazioni solo dai materiali formativi", {"refs_from": ("formazione",)}),
+    ("  variante: citazioni anche dalle norme", {"refs_from": ("norma", "linee_guida", "giurisprudenza", "prassi",
+                                                            "avviso", "formazione")}),
+    ("  variante: formazione x0.5", {"kind_weights": {"formazione": 0.5}}),
+    ("  variante: giurisprudenza x0.8, formazione x0.6", {"kind_weights": {"giurisprudenza": 0.8, "formazione": 0.6}}),
+]
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--dataset", default=str(DATASETS / "retrieval_dev.jsonl"))
+    parser.add_argument("--grid", action="store_true", help="also try fusion weights and kind priors")
+    args = parser.parse_args(argv)
+    base = load_settings()
+    retriever = Retriever.load(base)
+    items = load_items(Path(args.dataset))
+    match = make_matcher(retriever.catalog)
+    steps = list(STEPS)
+    if args.grid:
+        for formazione in (1.0, 0.8, 0.6, 0.5, 0.4):
+            for refs in (0.5, 1.0, 1.5):
+                for rrf_k in (10, 20, 60):
+                    steps.append((f"formazione={formazione} refs={refs} rrf_k={rrf_k}",
+                                  {"kind_weights": {"formazione": formazione}, "refs_weight": refs, "rrf_k": rrf_k}))
+        for lw, dw in ((0.5, 1.0), (1.0, 0.5), (1.5, 1.0), (1.0, 1.5)):
+            steps.append((f"lexical={lw} dense={dw}", {"lexical_weight": lw, "dense_weight": dw}))
+    print("| passo | R@1 | R@5 | MRR@10 | nDCG@10 | R@5 operatore | R@5 funzionario | R@5 legale |")
+    print("|---|---|---|---|---|---|---|---|")
+    for name, overrides in steps:
+        settings = base.model_copy(update=overrides)
+        retriever.settings = settings
+
+        def search(question: str, settings=settings) -> tuple[list, float]:  # type: ignore[no-untyped-def]
+            hits = retriever.search(question, 10)
+            return as_candidates(hits), evidence(question, hits, retriever.lexical, settings)
+
+        result = score_run(run_pipeline(name, items, search, settings.refusal_threshold), items, match)
+        o, r = result["registers"]["overall"], result["registers"]
+        print(f"| {name} | {o['recall@1']:.3f} | {o['recall@5']:.3f} | {o['mrr@10']:.3f} | {o['ndcg@10']:.3f} | "
+              f"{r['operatore']['recall@5']:.3f} | {r['funzionario']['recall@5']:.3f} | {r['legale']['recall@5']:.3f} |",
+              flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
