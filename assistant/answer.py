@@ -8,6 +8,7 @@ from __future__ import annotations
 import logging
 import re
 from dataclasses import dataclass, replace
+from typing import Protocol
 
 from .citations import citation, kind_label, reference
 from .catalog import LexicalIndex
@@ -72,16 +73,25 @@ def evidence(question: str, hits: list[Hit], lexical: LexicalIndex, settings: Se
     return share * dense_part + (1 - share) * coverage
 
 
+class CuratedSource(Protocol):
+    """Approved curated answers, served before anything else (see assistant.curated)."""
+
+    def serve(self, question: str, audience: str) -> Answer | None:
+        """The curated answer for this question (source="curated", curated_id set), or None below threshold."""
+        ...
+
+
 class Assistant:
     """The question-answering service shared by the CLI and the app."""
 
-    def __init__(self, settings: Settings, retriever: Retriever) -> None:
+    def __init__(self, settings: Settings, retriever: Retriever, curated: CuratedSource | None = None) -> None:
         self.settings = settings
         self.retriever = retriever
+        self.curated = curated
 
     @classmethod
-    def load(cls, settings: Settings) -> Assistant:
-        return cls(settings, Retriever.load(settings))
+    def load(cls, settings: Settings, curated: CuratedSource | None = None) -> Assistant:
+        return cls(settings, Retriever.load(settings), curated)
 
     def search(self, raw_question: str, k: int | None = None) -> list[Hit]:
         question = clean_question(raw_question, self.settings.max_question_chars)
@@ -95,8 +105,12 @@ class Assistant:
         question = clean_question(raw_question, self.settings.max_question_chars)
         if audience not in AUDIENCES:
             raise QuestionError(f"Pubblico non valido: {audience!r} (usa funzionario oppure operatore).")
-        hits = self.retriever.search(question.text, max(self.settings.top_k, 8))
         terms = self.glossary.detect(question.text)
+        if self.curated is not None:
+            served = self.curated.serve(question.text, audience)
+            if served is not None:
+                return self.with_terms(replace(served, query=raw_question, notes=question.notes), terms)
+        hits = self.retriever.search(question.text, max(self.settings.top_k, 8))
         if terms and is_definitional(question.text):
             answer = self.define(raw_question, question, terms[0], hits, audience)
         elif evidence(question.text, hits, self.retriever.lexical, self.settings) < self.settings.refusal_threshold:
