@@ -114,7 +114,7 @@ class Assistant:
         if terms and is_definitional(question.text):
             answer = self.define(raw_question, question, terms[0], hits, audience)
         elif evidence(question.text, hits, self.retriever.lexical, self.settings) < self.settings.refusal_threshold:
-            return self.refuse(raw_question, question, hits)
+            answer = self.refuse(raw_question, question, hits)
         else:
             answer = self.compose(raw_question, question, hits, audience)
         return self.with_terms(answer, terms)
@@ -122,7 +122,7 @@ class Assistant:
     def with_terms(self, answer: Answer, question_terms: list[Entry]) -> Answer:
         """List the glossary terms the question and the answer touch, with the one canonical definition."""
         entries = {e.id: e for e in question_terms}
-        for entry in self.glossary.detect(answer.answer):
+        for entry in [] if answer.refused else self.glossary.detect(answer.answer):
             entries.setdefault(entry.id, entry)
         refs = tuple(GlossaryRef(e.id, e.term, e.definition) for e in entries.values())
         return replace(answer, glossary_terms=refs)
@@ -186,6 +186,11 @@ class Assistant:
                 continue
             keys.add(key)
             chosen.append(hit)
+        if chosen and all(self._kind(h.chunk) != "formazione" for h in chosen):
+            # Training material explains the law in plain words: quote the best section beside the law.
+            module = next((h for h in hits[:5] if self._kind(h.chunk) == "formazione"), None)
+            if module is not None:
+                chosen.append(module)
         order = {h.chunk.id: i for i, h in enumerate(chosen)}
         return sorted(chosen, key=lambda h: (KIND_PRIORITY.get(self._kind(h.chunk), 9), order[h.chunk.id]))
 

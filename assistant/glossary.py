@@ -21,7 +21,7 @@ REQUIRED = ("id", "term", "definition", "per_funzionari", "per_operatori", "lega
 KEYS = (*REQUIRED, "aliases", "related", "non_confondere_con")
 DEFINITIONAL = re.compile(
     r"^\s*(?:(?:ma|allora|scusa|senti)\s+)?(?:"
-    r"che\s+cos\s*[eè]|cos\s*[eè]|cosa\s+(?:e|significa|vuol\s+dire|si\s+intende|intendiamo|si\s+intenda)|"
+    r"che\s+cos\s*[eè]|cos\s*[eè]|(?:che\s+)?cosa\s+sono|chi\s+sono|cosa\s+(?:e|significa|vuol\s+dire|si\s+intende|intendiamo|si\s+intenda)|"
     r"che\s+(?:significa|vuol\s+dire|si\s+intende)|chi\s+e|qual\s+e\s+la\s+definizione|definizione\s+d|"
     r"definisci|mi\s+(?:spieghi|spiega|spiegate|puoi\s+spiegare|dici\s+cos)|spiegami|in\s+parole\s+semplici|"
     r"a\s+cosa\s+serve|che\s+cosa\s+(?:e|significa|si\s+intende)|significato\s+d|cosa\s+vuol\s+dire"
@@ -54,9 +54,17 @@ def _clean(value: object) -> str:
     return " ".join(str(value or "").split())
 
 
+_ARTICLES = re.compile(r"\b(?:il|lo|la|i|gli|le|un|uno|una|l)\s+")
+_BEFORE_ARTICLE = re.compile(r"\b(?:ex|dell|del|della|di cui all|all|dall)\s+(?=art\b)")
+
+
 def _normal(text: str) -> str:
-    """Matching form of a term: folded, and "co progettazione" written as "coprogettazione"."""
-    return re.sub(r"\bco (?=[a-z])", "co", fold(text))
+    """Matching form of a term: folded, "co progettazione" = "coprogettazione", articles dropped,
+    "ex art." = "dell'art." = "articolo" = "art"."""
+    value = re.sub(r"\bco (?=[a-z])", "co", fold(text))
+    value = re.sub(r"\barticol[oi]\b", "art", value)
+    value = _BEFORE_ARTICLE.sub("", value)
+    return _ARTICLES.sub("", value + " ").strip()
 
 
 @dataclass
