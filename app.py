@@ -1,4 +1,8 @@
-"""Gradio entry point: `build_app(settings)` builds the UI; launching happens only under __main__."""
+"""Gradio entry point: `build_app(settings)` builds the UI; launching happens only under __main__.
+
+Tabs by task: Chiedi, Glossario, Risposte curate, Redazione avviso, Verifica avviso, Documenti, Informazioni.
+Every handler is a plain function in assistant/ui/ (tested without a browser); this file only wires them.
+"""
 
 from __future__ import annotations
 
@@ -13,16 +17,18 @@ import gradio as gr  # noqa: E402
 
 from assistant.answer import Assistant  # noqa: E402
 from assistant.config import Settings, load_settings  # noqa: E402
-from assistant.store import StoreError  # noqa: E402
-from assistant.ui import handlers  # noqa: E402
+from assistant.ui import chat as chat_ui  # noqa: E402
+from assistant.ui import library  # noqa: E402
+from assistant.ui.info import about_markdown  # noqa: E402
+from assistant.ui.services import Services  # noqa: E402
 
 log = logging.getLogger("assistant.app")
 
 TITLE = "Lingua Comune - assistente per l'amministrazione condivisa"
 NOTICE = (
     "**Sistema automatico, non consulenza legale.** Le risposte sono composte da un programma che cita "
-    "alla lettera i documenti indicizzati (norme, linee guida, sentenze, prassi, avvisi). Verifica sempre il "
-    "testo vigente e, nei casi dubbi, chiedi a un esperto."
+    "alla lettera i documenti indicizzati (norme, linee guida, sentenze, prassi, avvisi, materiali formativi). "
+    "Verifica sempre il testo vigente e, nei casi dubbi, chiedi a un esperto."
 )
 EXAMPLES = [
     "Che cos'è la co-programmazione?",
@@ -30,65 +36,198 @@ EXAMPLES = [
     "Cosa devo predeterminare nell'avviso prima dell'istruttoria?",
     "Una convenzione con una ODV può prevedere un compenso?",
 ]
+AUDIENCES = [("Funzionario pubblico", "funzionario"), ("Operatore del Terzo settore", "operatore")]
+KINDS = [("Materiale formativo", "formazione"), ("Norma", "norma"), ("Linee guida", "linee_guida"),
+         ("Giurisprudenza", "giurisprudenza"), ("Prassi", "prassi"), ("Avviso (atto locale)", "avviso")]
 CSS = """
 .lc-source { border-left: 4px solid #1f4e79; padding: 0.4em 0.8em; margin-bottom: 0.8em; }
 .lc-source mark { background: #fff3b0; color: #1a1a1a; }
-.lc-meta { font-size: 0.9em; color: #333; }
-.lc-caveat { font-size: 0.9em; color: #7a2e00; }
+.lc-meta { font-size: 0.92em; color: #333333; }
+.lc-caveat { font-size: 0.92em; color: #7a2e00; }
 .lc-kind { font-weight: 600; }
+.lc-terms details, .lc-term details { margin: 0.3em 0; }
+a:focus, button:focus, input:focus, textarea:focus, [tabindex]:focus { outline: 3px solid #1f4e79; outline-offset: 2px; }
 """
 HEAD = "<script>document.documentElement.lang = 'it';</script>"
 
 
-def load_assistant(settings: Settings) -> tuple[Assistant | None, str]:
-    """The assistant, or None with the Italian reason (the app still starts and says what to do)."""
-    try:
-        return Assistant.load(settings), ""
-    except StoreError as exc:
-        log.error("index unavailable: %s", exc)
-        return None, str(exc)
-
-
 def build_app(settings: Settings, assistant: Assistant | None = None) -> gr.Blocks:
     """The whole UI, without launching it."""
-    unavailable = ""
-    if assistant is None:
-        assistant, unavailable = load_assistant(settings)
-
-    def on_submit(message: str, history: list[dict[str, Any]], audience: str) -> tuple[Any, ...]:
-        result = handlers.chat(assistant, message, history, audience, unavailable)
-        if result.warning:
-            gr.Warning(result.warning)
-            return result.history, result.sources_html, message
-        return result.history, result.sources_html, ""
+    services = Services.start(settings, assistant)
 
     with gr.Blocks(title=TITLE, analytics_enabled=False) as app:
+        answers = gr.State([])
+        user = gr.State(None)
         gr.Markdown(f"# {TITLE}")
         gr.Markdown(NOTICE, elem_id="lc-notice")
-        audience = gr.Radio(
-            choices=[("Funzionario pubblico", "funzionario"), ("Operatore del Terzo settore", "operatore")],
-            value="operatore", label="Chi sei?", elem_id="lc-audience",
-        )
-        with gr.Tab("Chiedi", id="chiedi"):
-            with gr.Row():
-                with gr.Column(scale=3):
-                    chatbot = gr.Chatbot(label="Conversazione", height=520, elem_id="lc-chat")
-                    question = gr.Textbox(label="La tua domanda", placeholder="Scrivi qui la tua domanda…",
-                                          lines=2, max_lines=8, elem_id="lc-question")
-                    with gr.Row():
-                        send = gr.Button("Invia", variant="primary", elem_id="lc-send")
-                        clear = gr.Button("Nuova conversazione", elem_id="lc-new")
-                    gr.Examples(EXAMPLES, inputs=question, label="Domande di esempio")
-                with gr.Column(scale=2):
-                    gr.Markdown("### Fonti citate")
-                    sources = gr.HTML(handlers.sources_panel_empty(), elem_id="lc-sources")
-        if unavailable:
-            gr.Markdown(f"⚠️ {unavailable}")
-        outputs = [chatbot, sources, question]
-        send.click(on_submit, [question, chatbot, audience], outputs, api_name="ask")
-        question.submit(on_submit, [question, chatbot, audience], outputs, api_name=False)
-        clear.click(lambda: ([], handlers.sources_panel_empty(), ""), None, outputs, api_name=False)
+        with gr.Row():
+            audience = gr.Radio(choices=AUDIENCES, value="operatore", label="Chi sei? (le risposte si adattano)",
+                                elem_id="lc-audience", scale=3)
+            with gr.Accordion("Accesso formatori", open=False, elem_id="lc-login"):
+                login_user = gr.Textbox(label="Utente", elem_id="lc-login-user")
+                login_password = gr.Textbox(label="Password", type="password", elem_id="lc-login-password")
+                login_button = gr.Button("Accedi", elem_id="lc-login-button")
+                login_status = gr.Markdown("Non hai effettuato l'accesso: puoi consultare, non modificare.")
+        if services.unavailable:
+            gr.Markdown(f"⚠️ {services.unavailable}")
+
+        with gr.Tabs():
+            with gr.Tab("Chiedi", id="chiedi"):
+                with gr.Row():
+                    with gr.Column(scale=3):
+                        chatbot = gr.Chatbot(label="Conversazione", height=520, elem_id="lc-chat",
+                                             buttons=["copy", "copy_all"], feedback_options=("Like", "Dislike"))
+                        question = gr.Textbox(label="La tua domanda", placeholder="Scrivi qui la tua domanda…",
+                                              lines=2, max_lines=8, elem_id="lc-question")
+                        with gr.Row():
+                            send = gr.Button("Invia", variant="primary", elem_id="lc-send")
+                            clear = gr.Button("Nuova conversazione", elem_id="lc-new")
+                        gr.Examples(EXAMPLES, inputs=question, label="Domande di esempio")
+                        feedback_status = gr.Markdown("", elem_id="lc-feedback-status")
+                        with gr.Row():
+                            comment = gr.Textbox(label="Commento sulla risposta (facoltativo)", scale=4,
+                                                 elem_id="lc-comment")
+                            comment_send = gr.Button("Invia commento", scale=1, elem_id="lc-comment-send")
+                        feedback_id = gr.State(None)
+                        with gr.Row():
+                            export_md = gr.Button("Esporta conversazione (Markdown)", elem_id="lc-export-md")
+                            export_docx = gr.Button("Esporta conversazione (DOCX)", elem_id="lc-export-docx")
+                        export_file = gr.File(label="File esportato", interactive=False, elem_id="lc-export-file")
+                    with gr.Column(scale=2):
+                        gr.Markdown("### Fonti citate")
+                        source_pick = gr.Radio(choices=[], label="Apri una fonte citata", elem_id="lc-source-pick")
+                        source_panel = gr.HTML(chat_ui.EMPTY_SOURCES, elem_id="lc-sources")
+                        terms_panel = gr.HTML("", elem_id="lc-answer-terms")
+
+            with gr.Tab("Glossario", id="glossario"):
+                glossary_query = gr.Textbox(label="Cerca un termine (anche sigle e varianti: ODV, coprogettazione)",
+                                            elem_id="lc-glossary-query")
+                glossary_pick = gr.Radio(choices=_glossary_choices(services, ""), label="Termini",
+                                         elem_id="lc-glossary-list")
+                glossary_view = gr.HTML("", elem_id="lc-glossary-entry")
+
+            curated_tab = _curated_tab(services, user)
+            drafting_tabs = _drafting_tabs(services)
+
+            with gr.Tab("Documenti", id="documenti"):
+                documents = gr.Dataframe(
+                    value=library.documents_table(services),
+                    headers=["Titolo", "Tipo", "Versione", "Passaggi", "Origine", "Identificativo"],
+                    label="Documenti indicizzati", interactive=False, wrap=True, elem_id="lc-documents",
+                )
+                with gr.Row():
+                    upload = gr.File(label=f"Carica documenti (PDF, DOCX, TXT, MD; massimo {settings.max_upload_mb} "
+                                           "MB ciascuno)", file_count="multiple",
+                                     file_types=list(library.ACCEPTED), elem_id="lc-upload")
+                    upload_kind = gr.Dropdown(choices=KINDS, value="formazione", label="Tipo dei documenti caricati",
+                                              elem_id="lc-upload-kind")
+                upload_button = gr.Button("Carica e indicizza", variant="primary", elem_id="lc-upload-button")
+                upload_result = gr.Dataframe(headers=["File", "Esito", "Motivo"], label="Esito del caricamento",
+                                             interactive=False, elem_id="lc-upload-result")
+                with gr.Row():
+                    remove_id = gr.Textbox(label="Identificativo del documento caricato da rimuovere (solo formatori)",
+                                           elem_id="lc-remove-id")
+                    remove_button = gr.Button("Rimuovi documento", variant="stop", elem_id="lc-remove-button")
+                remove_status = gr.Markdown("")
+
+            with gr.Tab("Informazioni", id="informazioni"):
+                gr.Markdown(about_markdown(services), elem_id="lc-about")
+
+        # --- events -----------------------------------------------------------------------------------
+        def on_submit(message: str, history: list[dict[str, Any]], past: list[Any], who: str) -> tuple[Any, ...]:
+            turn = chat_ui.ask(services, message, history, past, who)
+            if turn.warning:
+                gr.Warning(turn.warning)
+            return (turn.history, turn.answers, gr.update(choices=turn.source_choices,
+                    value=turn.source_choices[0][1] if turn.source_choices else None),
+                    turn.source_html, turn.terms_html, message if turn.warning else "")
+
+        chat_outputs = [chatbot, answers, source_pick, source_panel, terms_panel, question]
+        send.click(on_submit, [question, chatbot, answers, audience], chat_outputs, api_name="ask")
+        question.submit(on_submit, [question, chatbot, answers, audience], chat_outputs, api_name=False)
+        clear.click(lambda: ([], [], gr.update(choices=[], value=None), chat_ui.EMPTY_SOURCES, "", ""),
+                    None, chat_outputs, api_name=False)
+        source_pick.change(lambda past, n: chat_ui.show_source(services, past[-1] if past else None, n),
+                           [answers, source_pick], source_panel, api_name=False)
+
+        def on_like(past: list[Any], who: str, data: gr.LikeData) -> tuple[Any, str]:
+            index = data.index[0] if isinstance(data.index, (list, tuple)) else data.index
+            new_id, message = chat_ui.record_feedback(services, past, int(index), data.liked, who)
+            return new_id, message
+
+        chatbot.like(on_like, [answers, audience], [feedback_id, feedback_status], api_name=False)
+        comment_send.click(lambda fid, text: chat_ui.add_comment(services, fid, text), [feedback_id, comment],
+                           feedback_status, api_name=False)
+        export_md.click(lambda h: library.export_conversation(h, "md"), chatbot, export_file, api_name=False)
+        export_docx.click(lambda h: library.export_conversation(h, "docx"), chatbot, export_file, api_name=False)
+
+        glossary_query.change(lambda q: gr.update(choices=_glossary_choices(services, q), value=None),
+                              glossary_query, glossary_pick, api_name=False)
+        glossary_pick.change(lambda term_id: _glossary_view(services, term_id), glossary_pick, glossary_view,
+                             api_name=False)
+
+        def on_upload(paths: list[str] | None, kind: str, progress: gr.Progress = gr.Progress()) -> tuple[Any, Any]:
+            if not paths:
+                gr.Warning("Scegli almeno un file da caricare.")
+                return gr.update(), library.documents_table(services)
+            results = library.upload_documents(services, [str(p) for p in paths], kind, progress)
+            return [[r.file, r.status, r.reason] for r in results], library.documents_table(services)
+
+        upload_button.click(on_upload, [upload, upload_kind], [upload_result, documents], api_name=False)
+
+        def on_remove(doc_id: str, who: str | None) -> tuple[str, Any]:
+            if not who:
+                return "Solo i formatori possono rimuovere documenti: accedi con le tue credenziali.", gr.update()
+            return library.remove_upload(services, doc_id.strip()), library.documents_table(services)
+
+        remove_button.click(on_remove, [remove_id, user], [remove_status, documents], api_name=False)
+
+        def on_login(name: str, password: str) -> tuple[Any, str]:
+            from assistant.ui.auth_handlers import login
+
+            result = login(settings, name, password)
+            return result.user, result.message
+
+        login_button.click(on_login, [login_user, login_password], [user, login_status], api_name=False)
+        if curated_tab is not None:
+            curated_tab(answers, question)
+        _ = drafting_tabs
     return app
+
+
+def _glossary_choices(services: Services, query: str) -> list[tuple[str, str]]:
+    if services.assistant is None:
+        return []
+    return [(e.term, e.id) for e in library.glossary_search(services.assistant.glossary, query)]
+
+
+def _glossary_view(services: Services, term_id: str | None) -> str:
+    if not term_id or services.assistant is None or term_id not in services.assistant.glossary.entries:
+        return ""
+    return library.glossary_entry_html(services, services.assistant.glossary.entries[term_id])
+
+
+def _curated_tab(services: Services, user: gr.State) -> Any:
+    """The "Risposte curate" tab when the curated module is installed; returns a wiring function."""
+    try:
+        from assistant.ui.curated_tab import build_curated_tab
+    except ImportError:
+        with gr.Tab("Risposte curate", id="curate"):
+            gr.Markdown("Le risposte curate non sono disponibili in questa installazione.")
+        return None
+    return build_curated_tab(services, user)
+
+
+def _drafting_tabs(services: Services) -> Any:
+    try:
+        from assistant.ui.drafting_tab import build_drafting_tabs
+    except ImportError:
+        with gr.Tab("Redazione avviso", id="redazione"):
+            gr.Markdown("La redazione guidata non è disponibile in questa installazione.")
+        with gr.Tab("Verifica avviso", id="verifica"):
+            gr.Markdown("La verifica degli avvisi non è disponibile in questa installazione.")
+        return None
+    return build_drafting_tabs(services)
 
 
 def main() -> None:

@@ -125,8 +125,9 @@ class SentenceTransformerEmbedder(Embedder):
                 "con HF_HUB_OFFLINE=0."
             ) from None
         self.name = f"st:{model}"
-        dim = self._model.get_sentence_embedding_dimension() if hasattr(
-            self._model, "get_sentence_embedding_dimension") else None
+        size = getattr(self._model, "get_embedding_dimension", None) or getattr(
+            self._model, "get_sentence_embedding_dimension", None)
+        dim = size() if size else None
         self.dim = int(dim or self._model.encode(["prova"]).shape[1])
 
     def _documents(self, texts: list[str]) -> np.ndarray:

@@ -191,14 +191,16 @@ def _ingest_locked(
     if store is None:
         files_state = {}
 
+    scopes: list[str] = []
     if target.is_file():
         files = [target]
-        scope = None
+    elif target.resolve() == root.resolve():
+        # The corpus and the documents users uploaded through the app (data/uploads/<kind folder>/...).
+        files = corpus_files(root, manifest) + _folder_files(settings.uploads_dir)
+        scopes = [str(root.resolve()), str(settings.uploads_dir.resolve())]
     else:
-        files = corpus_files(target, manifest) if target.resolve() == root.resolve() else sorted(
-            p for p in target.rglob("*") if p.is_file() and not p.name.startswith(".")
-        )
-        scope = str(target.resolve())
+        files = _folder_files(target)
+        scopes = [str(target.resolve())]
 
     changed: dict[str, tuple[DocumentInfo, list[Chunk], str, str]] = {}
     seen_ids: set[str] = set()
@@ -230,7 +232,8 @@ def _ingest_locked(
     # Removals only when a folder was synchronised: documents recorded under it whose file is gone.
     removed = [
         doc_id for doc_id, entry in files_state.items()
-        if scope is not None and doc_id not in seen_ids and str(entry.get("path", "")).startswith(scope.rstrip("/") + "/")
+        if doc_id not in seen_ids
+        and any(str(entry.get("path", "")).startswith(scope.rstrip("/") + "/") for scope in scopes)
     ]
     if not changed and not removed and store is not None and Catalog.load(settings.index_dir) is not None:
         catalog = Catalog.load(settings.index_dir)
@@ -289,6 +292,12 @@ def _ingest_locked(
     write_json_atomic(state_path, {"chunker": CHUNKER_VERSION, "embedder": embedder.name, "files": files_state})
     report.documents, report.chunks = len(documents), len(catalog.chunks)
     return report
+
+
+def _folder_files(folder: Path) -> list[Path]:
+    if not folder.is_dir():
+        return []
+    return sorted(p for p in folder.rglob("*") if p.is_file() and not p.name.startswith("."))
 
 
 def _store_exists(settings: Settings) -> bool:

@@ -1,11 +1,21 @@
-"""The Gradio app builds without launching; its chat handler is a plain function."""
+"""The Gradio app builds without launching; every handler is a plain function tested here."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
+import docx
 import gradio as gr
+from pdfmaker import write_pdf
+from test_ingest import tiny_corpus
 
 import app
-from assistant.ui import handlers
+from assistant.ingest import ingest
+from assistant.ui import chat as chat_ui
+from assistant.ui import handlers, library
+from assistant.ui.info import about_markdown
+from assistant.ui.services import Services
+from conftest import make_settings
 
 
 def test_build_app_without_launch(mini_index, mini_assistant) -> None:  # type: ignore[no-untyped-def]
@@ -15,7 +25,7 @@ def test_build_app_without_launch(mini_index, mini_assistant) -> None:  # type: 
 
 
 def test_chat_handler_answers_with_sources_panel(mini_assistant) -> None:  # type: ignore[no-untyped-def]
-    result = handlers.chat(mini_assistant, "Che cos'è la co-programmazione?", [], "operatore")
+    result = handlers.chat(mini_assistant, "Qual è la finalità della co-programmazione?", [], "operatore")
     assert result.warning is None
     assert [m["role"] for m in result.history] == ["user", "assistant"]
     assert "[1]" in result.history[1]["content"]
@@ -31,3 +41,94 @@ def test_chat_handler_turns_errors_into_italian_warnings(mini_assistant) -> None
     assert result.warning == "Scrivi una domanda: il campo è vuoto." and result.history == []
     result = handlers.chat(None, "ciao", [], "operatore", unavailable="L'indice non esiste ancora.")
     assert result.warning == "L'indice non esiste ancora."
+
+
+def services_for(settings, assistant) -> Services:  # type: ignore[no-untyped-def]
+    return Services.start(settings, assistant)
+
+
+def test_turn_offers_each_citation_and_glossary_terms(mini_index, mini_assistant) -> None:  # type: ignore[no-untyped-def]
+    services = services_for(mini_index, mini_assistant)
+    turn = chat_ui.ask(services, "Che cos'è la co-progettazione?", [], [], "funzionario")
+    assert turn.warning is None and len(turn.answers) == 1
+    labels = [label for label, _ in turn.source_choices]
+    assert labels[0].startswith("[1] art. 55, comma 3, D.Lgs. 117/2017")
+    second = chat_ui.show_source(services, turn.answers[-1], 2)
+    assert "<mark id='lc-cited-2'>" in second
+    assert "<summary>co-progettazione</summary>" in turn.terms_html
+
+
+def test_feedback_is_stored_with_question_answer_and_citations(mini_index, mini_assistant) -> None:  # type: ignore[no-untyped-def]
+    services = services_for(mini_index, mini_assistant)
+    turn = chat_ui.ask(services, "Le convenzioni con le ODV possono prevedere compensi?", [], [], "operatore")
+    feedback_id, message = chat_ui.record_feedback(services, turn.answers, 1, False, "operatore")
+    assert message.startswith("Grazie: giudizio negativo registrato.")
+    assert chat_ui.add_comment(services, feedback_id, "Manca il riferimento al comma 2") == "Commento registrato: grazie."
+    stored = services.feedback.get(feedback_id)
+    assert stored.question == turn.answers[0].query and not stored.positive
+    assert stored.comment == "Manca il riferimento al comma 2" and stored.citations
+    assert feedback_id in [f.id for f in services.feedback.negative_queue()]
+
+
+def test_glossary_search_and_entry(mini_index, mini_assistant) -> None:  # type: ignore[no-untyped-def]
+    services = services_for(mini_index, mini_assistant)
+    found = library.glossary_search(mini_assistant.glossary, "odv")
+    assert found[0].id == "organizzazione-di-volontariato"
+    view = library.glossary_entry_html(services, found[0])
+    assert "Per i funzionari:" in view and "Per gli operatori:" in view
+    assert "art. 32, comma 1, D.Lgs. 117/2017" in view  # legal basis linked to the article text
+
+
+def test_information_lists_sources_and_versions(mini_index, mini_assistant) -> None:  # type: ignore[no-untyped-def]
+    text = about_markdown(services_for(mini_index, mini_assistant))
+    assert "Non è una consulenza legale" in text and "art. 50" in text
+    assert "testo vigente al 4-2-2023" in text
+
+
+def test_upload_indexes_good_files_and_reports_bad_ones(tmp_path: Path) -> None:
+    settings = make_settings(tmp_path, tiny_corpus(tmp_path / "corpus"))
+    ingest(settings)
+    services = Services.start(settings)
+    good = write_pdf(tmp_path / "Regolamento Comune.pdf", [["Art. 1 - Oggetto", "",
+                                                            "Il regolamento disciplina i patti di collaborazione."]])
+    broken = tmp_path / "rotto.pdf"
+    broken.write_bytes(b"%PDF-1.4 rotto")
+    sheet = tmp_path / "tabella.xlsx"
+    sheet.write_bytes(b"x")
+    calls = []
+    results = library.upload_documents(services, [str(good), str(broken), str(sheet)], "avviso",
+                                       lambda value, desc="": calls.append(value))
+    assert [(r.file, r.status) for r in results] == [("regolamento-comune.pdf", "indicizzato"),
+                                                     ("rotto.pdf", "scartato"), ("tabella.xlsx", "scartato")]
+    assert results[1].reason == "il PDF è danneggiato o non è un PDF valido."
+    assert calls[-1] == (3, 3)
+    assert (settings.uploads_dir / "avvisi" / "regolamento-comune.pdf").is_file()
+    assert not (settings.uploads_dir / "avvisi" / "rotto.pdf").exists()
+    rows = library.documents_table(services)
+    assert ["Avviso (atto locale)", "caricato"] == [r for r in rows if r[5] == "regolamento-comune"][0][1:5:3]
+    hits = services.assistant.search("patti di collaborazione", 3)
+    assert hits[0].chunk.doc_id == "regolamento-comune" and hits[0].chunk.page == 1
+    assert library.remove_upload(services, "regolamento-comune") == (
+        "Documento 'Regolamento comune' rimosso dall'indice.")
+    assert "regolamento-comune" not in services.assistant.retriever.catalog.documents
+    assert library.remove_upload(services, "dlgs-117-2017-codice-terzo-settore").endswith(
+        "fa parte del corpus: si rimuove dal repository, non dall'app.")
+
+
+def test_upload_size_limit(tmp_path: Path) -> None:
+    settings = make_settings(tmp_path, tiny_corpus(tmp_path / "corpus"), max_upload_mb=1)
+    ingest(settings)
+    big = tmp_path / "grande.txt"
+    big.write_text("parola " * 300_000, encoding="utf-8")
+    results = library.upload_documents(Services.start(settings), [str(big)], "formazione")
+    assert results[0].status == "scartato" and results[0].reason == "il file supera il limite di 1 MB (2.0 MB)."
+
+
+def test_conversation_export(tmp_path: Path) -> None:
+    history = [{"role": "user", "content": "Che cos'è la co-programmazione?"},
+               {"role": "assistant", "content": "**co-programmazione** - definizione\n\nTesto [1]"}]
+    md = Path(library.export_conversation(history, "md"))
+    assert "## Domanda" in md.read_text(encoding="utf-8")
+    document = docx.Document(library.export_conversation(history, "docx"))
+    assert "Che cos'è la co-programmazione?" in [p.text for p in document.paragraphs]
+    assert library.export_conversation([], "md") is None

@@ -1,0 +1,86 @@
+"""Chat-side handlers: answer a message, choose the source shown in the side panel, record feedback."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import Any
+
+from ..models import Answer
+from .handlers import chat
+from .library import answer_terms_html
+from .services import Services
+from .views import source_card
+
+log = logging.getLogger(__name__)
+
+EMPTY_SOURCES = "<p class='lc-empty'>Le fonti citate nella risposta compariranno qui, con il testo completo.</p>"
+
+
+@dataclass
+class Turn:
+    """What the UI shows after one question."""
+
+    history: list[dict[str, Any]]
+    answers: list[Answer]
+    source_choices: list[tuple[str, int]]
+    source_html: str
+    terms_html: str
+    warning: str | None
+
+
+def source_choices(answer: Answer | None) -> list[tuple[str, int]]:
+    if answer is None:
+        return []
+    return [(f"[{n}] {c.label}", n) for n, c in enumerate(answer.citations, start=1)]
+
+
+def show_source(services: Services, answer: Answer | None, number: int | None) -> str:
+    """The card of citation `number` (1-based) of an answer: the article's text with the cited part marked."""
+    if answer is None or not answer.citations or services.assistant is None:
+        return EMPTY_SOURCES
+    index = (number or 1) - 1
+    if not 0 <= index < len(answer.citations):
+        return EMPTY_SOURCES
+    return source_card(services.assistant.retriever.catalog, index + 1, answer.citations[index])
+
+
+def ask(services: Services, message: str, history: list[dict[str, Any]] | None, answers: list[Answer] | None,
+        audience: str) -> Turn:
+    answers = list(answers or [])
+    result = chat(services.assistant, message, history, audience, services.unavailable)
+    if result.warning or result.answer is None:
+        last = answers[-1] if answers else None
+        return Turn(result.history, answers, source_choices(last), show_source(services, last, 1),
+                    answer_terms_html(last), result.warning)
+    answer = result.answer
+    answers.append(answer)
+    return Turn(result.history, answers, source_choices(answer), show_source(services, answer, 1),
+                answer_terms_html(answer), None)
+
+
+def answer_for_message(answers: list[Answer], message_index: int) -> Answer | None:
+    """The answer behind the chatbot message at `message_index` (user and assistant messages alternate)."""
+    position = message_index // 2
+    return answers[position] if 0 <= position < len(answers) else None
+
+
+def record_feedback(services: Services, answers: list[Answer], message_index: int, liked: bool | None,
+                    audience: str, comment: str = "") -> tuple[int | None, str]:
+    """Store a thumbs up/down for one answer; returns (feedback id, Italian confirmation)."""
+    answer = answer_for_message(answers, message_index)
+    if answer is None or services.feedback is None or liked is None:
+        return None, "Non è stato possibile registrare il giudizio."
+    feedback_id = services.feedback.record(answer, audience, bool(liked), comment)
+    if liked:
+        return feedback_id, "Grazie: giudizio positivo registrato."
+    return feedback_id, "Grazie: giudizio negativo registrato. Se vuoi, spiega cosa non va qui sotto."
+
+
+def add_comment(services: Services, feedback_id: int | None, comment: str) -> str:
+    if services.feedback is None or feedback_id is None:
+        return "Prima indica se la risposta è utile (pollice su o giù)."
+    if not comment.strip():
+        return "Scrivi un commento prima di inviarlo."
+    services.feedback.add_comment(feedback_id, comment)
+    return "Commento registrato: grazie."
