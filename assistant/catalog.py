@@ -73,8 +73,13 @@ class Catalog:
             candidates = [c for c in candidates if (c.comma or "").lower() == str(comma).lower()]
         if section:
             wanted = fold(str(section))
-            candidates = [c for c in candidates if _section_matches(c, wanted)]
+            folded = self._folded_sections
+            candidates = [c for c in candidates if _section_matches(folded[c.id], wanted)]
         return candidates
+
+    @cached_property
+    def _folded_sections(self) -> dict[str, tuple[str, ...]]:
+        return {c.id: tuple(fold(v) for v in (c.section, c.label) if v) for c in self.chunks}
 
     def save(self, directory: Path) -> None:
         write_json_atomic(
@@ -93,14 +98,13 @@ class Catalog:
         return cls((Chunk.from_dict(c) for c in data["chunks"]), documents)
 
 
-def _section_matches(chunk: Chunk, wanted: str) -> bool:
-    for value in (chunk.section, chunk.label):
-        if not value:
-            continue
-        have = fold(value)
-        if have == wanted or have.startswith(wanted + " "):
-            return True
-    return False
+def _section_matches(folded_values: tuple[str, ...], wanted: str) -> bool:
+    """A cited section matches a passage's section or label, or their start ("diritto" ~ "diritto 2 1")."""
+    return any(have == wanted or have.startswith(wanted + " ") for have in folded_values)
+
+
+def section_matches(chunk: Chunk, section: str) -> bool:
+    return _section_matches(tuple(fold(v) for v in (chunk.section, chunk.label) if v), fold(section))
 
 
 class LexicalIndex:

@@ -40,6 +40,10 @@ class Settings(BaseSettings):
     chroma_host: str = Field("127.0.0.1", description="Chroma server host (store=server).")
     chroma_port: int = Field(8000, ge=1, le=65535, description="Chroma server port (store=server).")
     collection: str = Field("lingua_comune", description="Chroma collection name (3-512 chars of [a-zA-Z0-9._-]).")
+    dense_search: Literal["exact", "hnsw"] = Field(
+        "exact", description="Dense search: `exact` cosine over vectors held in memory (best recall; ~10 ms at "
+        "100k passages) or the store's approximate `hnsw` index.",
+    )
     top_k: int = Field(5, ge=1, le=50, description="Hits returned by search.")
     candidates: int = Field(40, ge=5, le=500, description="Candidates taken from each retriever before fusion.")
     lexical_weight: float = Field(1.0, ge=0, description="Weight of the BM25 ranking in the fusion.")
@@ -58,6 +62,9 @@ class Settings(BaseSettings):
         description="Multiplier of the fused score by kind of document (law first, training material last).",
     )
     glossary_expansion: bool = Field(True, description="Expand a question's glossary aliases with the canonical term.")
+    glossary_expansion_dense: bool = Field(
+        True, description="Also add the canonical terms of the aliases to the question the dense encoder sees."
+    )
     glossary_routing: bool = Field(
         True, description="For \"che cos'è X?\" questions, put the law that defines X (glossary legal basis) first."
     )

@@ -53,7 +53,18 @@ class Embedder(Embeddings):
         return np.vstack(out) if out else np.zeros((0, self.dim), dtype=np.float32)
 
     def encode_query(self, text: str) -> np.ndarray:
-        return _normalise(self._query(text)[None, :])[0]
+        cache = self.__dict__.setdefault("_query_cache", {})
+        vector = cache.get(text)
+        if vector is None:
+            vector = _normalise(self._query(text)[None, :])[0]
+            if len(cache) >= 2048:  # bounded: drop the oldest question
+                cache.pop(next(iter(cache)))
+            cache[text] = vector
+        return vector
+
+    def clear_cache(self) -> None:
+        """Forget cached question vectors (benchmarks measure cold questions)."""
+        self.__dict__.pop("_query_cache", None)
 
     def _documents(self, texts: list[str]) -> np.ndarray:
         raise NotImplementedError

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import re
 from dataclasses import dataclass, replace
+from functools import cached_property
 
 import numpy as np
 
@@ -91,9 +92,9 @@ class Retriever:
             expansions += [term for term, _ in self.glossary.aliases_used(question)]
         lexical = self.lexical.search(tokens(" ".join([question, *expansions])), n)
         dense_query = self.speller.respell(question) if self.settings.respell else question
-        if expansions:
+        if expansions and self.settings.glossary_expansion_dense:
             dense_query = f"{dense_query} ({', '.join(expansions)})"
-        dense = self.store.query(self.embedder.encode_query(dense_query), n)
+        dense = self.dense_search(self.embedder.encode_query(dense_query), n)
         fused = self._fuse(lexical, dense)
         routed = self._routed(question)
         hits: list[Hit] = []
@@ -105,6 +106,23 @@ class Retriever:
             seen.add(chunk.id)
         hits.extend(h for h in fused if h.chunk.id not in seen)
         return hits[:k]
+
+    def dense_search(self, vector: np.ndarray, n: int) -> list[tuple[str, float]]:
+        """Exact cosine over the vectors held in memory (default), or the store's HNSW index."""
+        if self.settings.dense_search == "hnsw":
+            return self.store.query(vector, n)
+        ids, matrix = self._matrix
+        if not ids:
+            return []
+        scores = matrix @ vector
+        n = min(n, len(ids))
+        top = np.argpartition(-scores, n - 1)[:n]
+        top = top[np.argsort(-scores[top])]
+        return [(ids[i], float(scores[i])) for i in top]
+
+    @cached_property
+    def _matrix(self) -> tuple[list[str], np.ndarray]:
+        return self.store.all_vectors()
 
     def _fuse(self, lexical: list[tuple[str, float]], dense: list[tuple[str, float]]) -> list[Hit]:
         """Weighted reciprocal-rank fusion of BM25, dense and cited-passage rankings, then the kind prior."""

@@ -156,6 +156,18 @@ class ChromaStore:
         result = self._collection.get(ids=list(ids), include=["embeddings"])
         return {i: np.asarray(v, dtype=np.float32) for i, v in zip(result["ids"], result["embeddings"], strict=True)}
 
+    def all_vectors(self) -> tuple[list[str], np.ndarray]:
+        """Every id with its vector (for exact search held in memory)."""
+        ids: list[str] = []
+        rows: list[np.ndarray] = []
+        total = self.count()
+        for offset in range(0, total, 5000):
+            got = self._collection.get(include=["embeddings"], limit=5000, offset=offset)
+            ids.extend(got["ids"])
+            rows.append(np.asarray(got["embeddings"], dtype=np.float32))
+        matrix = np.vstack(rows) if rows else np.zeros((0, 0), dtype=np.float32)
+        return ids, matrix
+
     def all_chunks(self) -> list[Chunk]:
         out: list[Chunk] = []
         total = self.count()

@@ -20,6 +20,8 @@ STEPS: list[tuple[str, dict[str, Any]]] = [
     ("+ instradamento definizioni", {"refs_weight": 0.0, "kind_weights": {}}),
     ("+ passaggi citati dai materiali", {"kind_weights": {}}),
     ("+ priorità alla legge (formazione x0.7)", {}),
+    ("  variante: alias del glossario solo per BM25", {"glossary_expansion_dense": False}),
+    ("  variante: ricerca densa HNSW di Chroma invece che esatta", {"dense_search": "hnsw"}),
     ("  variante: citazioni solo dai materiali formativi", {"refs_from": ("formazione",)}),
     ("  variante: citazioni anche dalle norme", {"refs_from": ("norma", "linee_guida", "giurisprudenza", "prassi",
                                                             "avviso", "formazione")}),
@@ -28,15 +30,40 @@ STEPS: list[tuple[str, dict[str, Any]]] = [
 ]
 
 
+def ablation_rows(base: Any, items: list[Any], steps: list[tuple[str, dict[str, Any]]]) -> list[dict[str, Any]]:
+    """Each step's scores, over one loaded index (settings changed in place between steps)."""
+    retriever = Retriever.load(base)
+    match = make_matcher(retriever.catalog)
+    rows = []
+    for name, overrides in steps:
+        settings = base.model_copy(update=overrides)
+        retriever.settings = settings
+
+        def search(question: str, settings=settings) -> tuple[list, float]:  # type: ignore[no-untyped-def]
+            hits = retriever.search(question, 10)
+            return as_candidates(hits), evidence(question, hits, retriever.lexical, settings)
+
+        rows.append(score_run(run_pipeline(name, items, search, settings.refusal_threshold), items, match))
+    retriever.settings = base
+    return rows
+
+
+def ablation_table(rows: list[dict[str, Any]]) -> str:
+    lines = ["| passo | R@1 | R@5 | MRR@10 | nDCG@10 | R@5 operatore | R@5 funzionario | R@5 legale |",
+             "|---|---|---|---|---|---|---|---|"]
+    for result in rows:
+        o, r = result["registers"]["overall"], result["registers"]
+        lines.append(f"| {result['name']} | {o['recall@1']:.3f} | {o['recall@5']:.3f} | {o['mrr@10']:.3f} | "
+                     f"{o['ndcg@10']:.3f} | {r['operatore']['recall@5']:.3f} | {r['funzionario']['recall@5']:.3f} | "
+                     f"{r['legale']['recall@5']:.3f} |")
+    return "\n".join(lines)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--dataset", default=str(DATASETS / "retrieval_dev.jsonl"))
     parser.add_argument("--grid", action="store_true", help="also try fusion weights and kind priors")
     args = parser.parse_args(argv)
-    base = load_settings()
-    retriever = Retriever.load(base)
-    items = load_items(Path(args.dataset))
-    match = make_matcher(retriever.catalog)
     steps = list(STEPS)
     if args.grid:
         for formazione in (1.0, 0.8, 0.6, 0.5, 0.4):
@@ -46,21 +73,7 @@ def main(argv: list[str] | None = None) -> int:
                                   {"kind_weights": {"formazione": formazione}, "refs_weight": refs, "rrf_k": rrf_k}))
         for lw, dw in ((0.5, 1.0), (1.0, 0.5), (1.5, 1.0), (1.0, 1.5)):
             steps.append((f"lexical={lw} dense={dw}", {"lexical_weight": lw, "dense_weight": dw}))
-    print("| passo | R@1 | R@5 | MRR@10 | nDCG@10 | R@5 operatore | R@5 funzionario | R@5 legale |")
-    print("|---|---|---|---|---|---|---|---|")
-    for name, overrides in steps:
-        settings = base.model_copy(update=overrides)
-        retriever.settings = settings
-
-        def search(question: str, settings=settings) -> tuple[list, float]:  # type: ignore[no-untyped-def]
-            hits = retriever.search(question, 10)
-            return as_candidates(hits), evidence(question, hits, retriever.lexical, settings)
-
-        result = score_run(run_pipeline(name, items, search, settings.refusal_threshold), items, match)
-        o, r = result["registers"]["overall"], result["registers"]
-        print(f"| {name} | {o['recall@1']:.3f} | {o['recall@5']:.3f} | {o['mrr@10']:.3f} | {o['ndcg@10']:.3f} | "
-              f"{r['operatore']['recall@5']:.3f} | {r['funzionario']['recall@5']:.3f} | {r['legale']['recall@5']:.3f} |",
-              flush=True)
+    print(ablation_table(ablation_rows(load_settings(), load_items(Path(args.dataset)), steps)))
     return 0
 
 

@@ -23,7 +23,7 @@ import numpy as np
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 from assistant.answer import Assistant, evidence, quoted_spans  # noqa: E402
-from assistant.catalog import Catalog, _section_matches  # noqa: E402
+from assistant.catalog import Catalog, section_matches  # noqa: E402
 from assistant.config import Settings, load_settings  # noqa: E402
 from assistant.embeddings import EmbeddingCache, get_embedder  # noqa: E402
 from assistant.legal import embed_text  # noqa: E402
@@ -74,7 +74,7 @@ def chunk_matches(chunk: Chunk, gold: dict[str, str]) -> bool:
         return False
     if gold.get("comma") and (chunk.comma or "").lower() != str(gold["comma"]).lower():
         return False
-    return not gold.get("section") or _section_matches(chunk, fold(str(gold["section"])))
+    return not gold.get("section") or section_matches(chunk, str(gold["section"]))
 
 
 def make_matcher(catalog: Catalog) -> Callable[[Candidate, dict[str, str]], bool]:
@@ -353,18 +353,40 @@ def backend_specs() -> list[str]:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="Valutazione di recupero e risposte (make eval).")
-    parser.add_argument("--dataset", default=str(DATASETS / "retrieval_dev.jsonl"))
+    parser.add_argument("--dataset", default=None, help="one dataset only (default: dev and held-out test)")
     parser.add_argument("--limit", type=int, default=None)
     parser.add_argument("--no-baselines", action="store_true")
     parser.add_argument("--no-backends", action="store_true")
+    parser.add_argument("--quick", action="store_true", help="dev set only, no baselines, backends or ablation")
     parser.add_argument("--write", default=str(EVALS / "results.json"))
+    parser.add_argument("--results-md", default=str(EVALS / "RESULTS.md"))
     args = parser.parse_args(argv)
     settings = load_settings()
-    items = load_items(Path(args.dataset), args.limit)
-    report = evaluate(settings, items, not args.no_baselines, not args.no_backends)
-    print(table(report["results"]))
-    print(json.dumps(report["answer_checks"], ensure_ascii=False, indent=1))
-    Path(args.write).write_text(json.dumps(report, ensure_ascii=False, indent=1), encoding="utf-8")
+    if args.dataset or args.quick:
+        path = Path(args.dataset) if args.dataset else DATASETS / "retrieval_dev.jsonl"
+        report = evaluate(settings, load_items(path, args.limit), not (args.no_baselines or args.quick),
+                          not (args.no_backends or args.quick))
+        print(table(report["results"]))
+        print(json.dumps(report["answer_checks"], ensure_ascii=False, indent=1))
+        return 0
+    from evals.ablation import STEPS, ablation_rows, ablation_table
+    from evals.report import write_results
+
+    dev_items = load_items(DATASETS / "retrieval_dev.jsonl", args.limit)
+    test_items = load_items(DATASETS / "retrieval_test.jsonl", args.limit)
+    full = {
+        "dev": evaluate(settings, dev_items, not args.no_baselines, not args.no_backends),
+        "test": evaluate(settings, test_items, not args.no_baselines, False),
+        "ablation": ablation_rows(settings, dev_items, STEPS),
+        "settings": {k: v for k, v in settings.model_dump(mode="json").items() if k != "llm_api_key"},
+    }
+    print("Dev (" + str(len(dev_items)) + " domande)")
+    print(table(full["dev"]["results"]))
+    print("Test (" + str(len(test_items)) + " domande, tenute da parte)")
+    print(table(full["test"]["results"]))
+    print(ablation_table(full["ablation"]))
+    Path(args.write).write_text(json.dumps(full, ensure_ascii=False, indent=1), encoding="utf-8")
+    write_results(full, Path(args.results_md))
     return 0
 
 

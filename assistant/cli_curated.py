@@ -1,0 +1,304 @@
+"""`assistant curated list|show|history|import|export|check|create|approve|archive|restore`.
+
+Reading is open to everyone; writing needs `--user` to be a trainer (LC_TRAINER_USERS) whose password comes
+from LC_TRAINER_PASSWORD or, with --password-stdin, from the first line of standard input.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from .auth import AuthError, Trainers, login
+from .catalog import Catalog
+from .cli import CliError
+from .config import Settings
+from .curated import AUDIENCES, STATUSES, CuratedAnswer, CuratedError, CuratedStore, italian_datetime
+from .curated_io import Selection, export_docx, export_json, export_markdown, import_json, read_json_file
+from .glossary import Glossary, load_glossary
+from .references import Ref
+
+PASSWORD_ENV = "LC_TRAINER_PASSWORD"
+
+
+@dataclass
+class Context:
+    store: CuratedStore
+    catalog: Catalog
+    glossary: Glossary | None
+
+
+def open_context(settings: Settings) -> Context:
+    """The store with citations checked against the indexed catalogue (or the corpus parsed now)."""
+    from .corpus_check import indexed_catalog
+
+    folder = settings.corpus_dir / "glossario"
+    glossary = load_glossary(folder) if folder.is_dir() else None
+    catalog = indexed_catalog(settings)
+    ids = frozenset(glossary.entries) if glossary else None
+    return Context(CuratedStore.open(settings.sqlalchemy_url, catalog, ids), catalog, glossary)
+
+
+def trainer(args: argparse.Namespace, settings: Settings) -> str:
+    """The logged-in trainer of a write command, or CliError with the Italian reason."""
+    password = sys.stdin.readline().rstrip("\r\n") if args.password_stdin else os.environ.get(PASSWORD_ENV, "")
+    try:
+        return login(Trainers.from_settings(settings), args.user, password)
+    except (PermissionError, AuthError) as exc:
+        raise CliError(str(exc)) from None
+
+
+def describe(answer: CuratedAnswer) -> str:
+    lines = [f"{answer.id} [{answer.status}] revisione {answer.revision}", f"Domanda: {answer.question}"]
+    if answer.phrasings:
+        lines.append("Formulazioni alternative: " + " | ".join(answer.phrasings))
+    lines.append(f"Pubblico: {answer.audience}" + (f" · Temi: {', '.join(answer.tags)}" if answer.tags else ""))
+    lines.append(f"Autore: {answer.author} · ultima modifica di {answer.updated_by} il "
+                 f"{italian_datetime(answer.updated_at)}")
+    if answer.status == "approvata":
+        lines.append(f"Approvata da {answer.approved_by} il {italian_datetime(answer.approved_at)}")
+    if answer.citations:
+        lines.append("Citazioni: " + "; ".join(r.describe() for r in answer.citations))
+    if answer.glossary_terms:
+        lines.append("Termini del glossario: " + ", ".join(answer.glossary_terms))
+    return "\n".join(lines) + "\n\n" + answer.answer
+
+
+# --- reading -----------------------------------------------------------------------------------------
+
+
+def cmd_list(args: argparse.Namespace, settings: Settings) -> int:
+    store = CuratedStore.open(settings.sqlalchemy_url)
+    answers = store.find(status=args.status, tag=args.tag, audience=args.audience)
+    if args.json:
+        print(json.dumps([a.to_dict() for a in answers], ensure_ascii=False))
+    elif not answers:
+        print("Nessuna risposta curata corrisponde alla selezione.")
+    for answer in [] if args.json else answers:
+        tags = f" - temi: {', '.join(answer.tags)}" if answer.tags else ""
+        print(f"{answer.id} [{answer.status}, {answer.audience}] {answer.question}{tags}")
+    return 0
+
+
+def cmd_show(args: argparse.Namespace, settings: Settings) -> int:
+    store = CuratedStore.open(settings.sqlalchemy_url)
+    answer = store.revision(args.id, args.revision).snapshot if args.revision else store.require(args.id)
+    print(json.dumps(answer.to_dict(), ensure_ascii=False) if args.json else describe(answer))
+    return 0
+
+
+def cmd_history(args: argparse.Namespace, settings: Settings) -> int:
+    store = CuratedStore.open(settings.sqlalchemy_url)
+    store.require(args.id)
+    for rev in store.revisions(args.id):
+        if args.json:
+            print(json.dumps({"number": rev.number, "saved_by": rev.saved_by, "saved_at": rev.saved_at.isoformat(),
+                              "change": rev.change, "snapshot": rev.snapshot.to_dict()}, ensure_ascii=False))
+        else:
+            print(f"{rev.number:3}. {italian_datetime(rev.saved_at)} - {rev.saved_by}: {rev.change}")
+    return 0
+
+
+def cmd_export(args: argparse.Namespace, settings: Settings) -> int:
+    from .corpus_check import indexed_catalog
+
+    status = args.status or (None if args.format == "json" else "approvata")
+    selection = Selection(args.tag, args.audience, status)
+    output = Path(args.output) if args.output else None
+    if args.format == "docx" and output is None:
+        raise CliError("Per il formato docx indica il file da scrivere con --output (es. dispensa.docx).")
+    answers = selection.pick(CuratedStore.open(settings.sqlalchemy_url))
+    catalog: Catalog | None = None if args.format == "json" else indexed_catalog(settings)
+    if args.format == "docx" and catalog is not None and output is not None:
+        export_docx(answers, catalog, output, selection)
+    else:
+        body = export_markdown(answers, catalog, selection) if catalog is not None else export_json(answers)
+        if output is None:
+            print(body.rstrip("\n"))
+        else:
+            output.write_text(body.rstrip("\n") + "\n", encoding="utf-8")
+    if output is not None:
+        print(f"Esportate {len(answers)} risposte curate ({selection.describe()}) in {output}.", file=sys.stderr)
+    return 0
+
+
+def cmd_check(args: argparse.Namespace, settings: Settings) -> int:
+    from .curated_match import CuratedMatcher, check_curated
+
+    context = open_context(settings)
+    matcher = CuratedMatcher.from_settings(settings, context.store, context.catalog, context.glossary)
+    problems = check_curated(context.store, context.catalog, matcher)
+    answers = context.store.find()
+    approved = sum(a.status == "approvata" for a in answers)
+    if problems:
+        for problem in problems:
+            print(f"Errore: {problem}", file=sys.stderr)
+        print(f"Risposte curate da rivedere: {len(problems)} problemi su {len(answers)} risposte.", file=sys.stderr)
+        return 1
+    print(f"Risposte curate valide: {len(answers)} risposte ({approved} approvate), tutte le citazioni risolte, "
+          "nessun testo citato cambiato dopo l'approvazione, ogni risposta approvata servita per la sua domanda.")
+    return 0
+
+
+# --- writing -----------------------------------------------------------------------------------------
+
+
+def cmd_import(args: argparse.Namespace, settings: Settings) -> int:
+    user = trainer(args, settings)
+    context = open_context(settings)
+    results = import_json(context.store, read_json_file(Path(args.file)), user)
+    for result in results:
+        print(result.line())
+    bad = [r for r in results if r.outcome in ("conflict", "invalid")]
+    counts = {o: sum(r.outcome == o for r in results) for o in ("created", "updated", "unchanged")}
+    print(f"Importazione: {counts['created']} create, {counts['updated']} aggiornate, {counts['unchanged']} "
+          f"invariate, {len(bad)} non importate.", file=sys.stderr)
+    return 1 if bad else 0
+
+
+def parse_cite(value: str) -> Ref:
+    """`doc_id?article=55&comma=3` (the key of a corpus citation link) or `doc_id:55:3`."""
+    if "?" in value or ":" not in value:
+        return Ref.from_key(value)
+    doc_id, article, comma = (value.split(":") + ["", ""])[:3]
+    return Ref(doc_id, article or None, comma or None)
+
+
+def cmd_create(args: argparse.Namespace, settings: Settings) -> int:
+    user = trainer(args, settings)
+    if bool(args.answer) == bool(args.answer_file):
+        raise CliError("Indica il testo della risposta con --answer oppure con --answer-file (uno dei due).")
+    body = args.answer or Path(args.answer_file).read_text(encoding="utf-8")
+    draft = CuratedAnswer(id=args.id or "", question=args.question, answer=body, phrasings=tuple(args.phrasing),
+                          citations=tuple(parse_cite(c) for c in args.cite), glossary_terms=tuple(args.term),
+                          audience=args.audience, tags=tuple(args.tag), author=user)
+    saved = open_context(settings).store.create(draft, user)
+    print(f"Creata la risposta curata {saved.id!r} (revisione {saved.revision}, {saved.status}).")
+    return 0
+
+
+def _status_change(action: str) -> Callable[[argparse.Namespace, Settings], int]:
+    def command(args: argparse.Namespace, settings: Settings) -> int:
+        user = trainer(args, settings)
+        store = open_context(settings).store
+        current = store.require(args.id)
+        base = args.based_on if args.based_on is not None else current.revision
+        if action == "approve":
+            saved = store.approve(args.id, user, base)
+        elif action == "archive":
+            saved = store.archive(args.id, user, base)
+        else:
+            saved = store.restore(args.id, args.number, user, base)
+        print(f"Risposta curata {saved.id!r}: salvata la revisione {saved.revision} ({saved.status}).")
+        return 0
+
+    return command
+
+
+# --- parser -------------------------------------------------------------------------------------------
+
+
+def _guard(func: Callable[[argparse.Namespace, Settings], int]) -> Callable[[argparse.Namespace, Settings], int]:
+    """Italian errors of the store and of the trainer check become the CLI's `Errore: ...` (exit 1)."""
+
+    def run(args: argparse.Namespace, settings: Settings) -> int:
+        try:
+            return func(args, settings)
+        except (CuratedError, PermissionError, AuthError) as exc:
+            raise CliError(str(exc)) from None
+
+    return run
+
+
+def _writer(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--user", required=True, help="formatore che salva (deve essere in LC_TRAINER_USERS)")
+    parser.add_argument("--password-stdin", action="store_true",
+                        help=f"legge la password dalla prima riga di stdin (altrimenti da {PASSWORD_ENV})")
+
+
+def register(sub: Any) -> None:
+    curated = sub.add_parser("curated", help="risposte curate dai formatori: consulta, verifica, esporta, modifica")
+    verbs = curated.add_subparsers(dest="curated_command", required=True)
+
+    p = verbs.add_parser("list", help="elenca le risposte curate")
+    p.add_argument("--status", choices=STATUSES)
+    p.add_argument("--tag", help="tema, per esempio: lavoro, abitare, povertà educativa")
+    p.add_argument("--audience", choices=AUDIENCES)
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=_guard(cmd_list))
+
+    p = verbs.add_parser("show", help="mostra una risposta curata (o una sua revisione)")
+    p.add_argument("id")
+    p.add_argument("--revision", type=int, help="numero di una revisione precedente")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=_guard(cmd_show))
+
+    p = verbs.add_parser("history", help="le revisioni di una risposta: chi, quando, che cosa")
+    p.add_argument("id")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=_guard(cmd_history))
+
+    p = verbs.add_parser("export", help="esporta in JSON, Markdown o DOCX (dispensa per i corsi)")
+    p.add_argument("--format", choices=["json", "md", "docx"], required=True)
+    p.add_argument("--tag")
+    p.add_argument("--audience", choices=AUDIENCES)
+    p.add_argument("--status", choices=STATUSES, help="predefinito: tutte per json, approvata per md e docx")
+    p.add_argument("--output", help="file da scrivere (obbligatorio per docx; altrimenti stdout)")
+    p.set_defaults(func=_guard(cmd_export))
+
+    p = verbs.add_parser("check", help="citazioni risolte, testi citati invariati, risposte approvate servite")
+    p.set_defaults(func=_guard(cmd_check))
+
+    p = verbs.add_parser("import", help="importa un file JSON (esito per ogni risposta)")
+    p.add_argument("file")
+    _writer(p)
+    p.set_defaults(func=_guard(cmd_import))
+
+    p = verbs.add_parser("create", help="crea una bozza")
+    p.add_argument("--id", help="identificativo (predefinito: dalla domanda)")
+    p.add_argument("--question", required=True)
+    p.add_argument("--answer", help="testo della risposta (Markdown)")
+    p.add_argument("--answer-file", help="file con il testo della risposta (Markdown)")
+    p.add_argument("--phrasing", action="append", default=[], help="formulazione alternativa (ripetibile)")
+    p.add_argument("--cite", action="append", default=[],
+                   help="citazione: doc_id?article=55&comma=3 oppure doc_id:55:3 (ripetibile)")
+    p.add_argument("--term", action="append", default=[], help="id di una voce del glossario (ripetibile)")
+    p.add_argument("--tag", action="append", default=[], help="tema (ripetibile)")
+    p.add_argument("--audience", choices=AUDIENCES, default="entrambi")
+    _writer(p)
+    p.set_defaults(func=_guard(cmd_create))
+
+    for action, help_text in (("approve", "approva: da ora la risposta è servita in chat"),
+                              ("archive", "archivia: la risposta non è più servita"),
+                              ("restore", "ripristina una revisione precedente come nuova revisione")):
+        p = verbs.add_parser(action, help=help_text)
+        p.add_argument("id")
+        if action == "restore":
+            p.add_argument("number", type=int, help="numero della revisione da ripristinare")
+        p.add_argument("--based-on", type=int, help="revisione che hai letto (predefinito: l'ultima salvata)")
+        _writer(p)
+        p.set_defaults(func=_guard(_status_change(action)))
+
+
+def main(argv: list[str] | None = None, settings: Settings | None = None) -> int:
+    """Run `curated ...` without the main CLI (tests, or before it is wired into `assistant`)."""
+    from .config import ConfigError, load_settings
+
+    parser = argparse.ArgumentParser(prog="assistant")
+    register(parser.add_subparsers(dest="command", required=True))
+    args = parser.parse_args(argv)
+    try:
+        return int(args.func(args, settings or load_settings()) or 0)
+    except (CliError, ConfigError, OSError, ValueError) as exc:
+        print(f"Errore: {exc}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
