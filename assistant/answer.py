@@ -133,10 +133,16 @@ class Assistant:
         chunks: list[Chunk] = []
         for ref in entry.legal_basis:
             resolved = self.retriever.catalog.resolve(ref.doc_id, ref.article, ref.comma, ref.section)
-            if resolved:
+            if not resolved:
+                continue
+            if len(resolved) > 1 and not any(c.id in rank for c in resolved):
+                # A whole section (a judgment's reasoning): quote its passage closest to the term.
+                similarity = self.retriever.dense_scores(f"{entry.term}: {entry.definition}", [c.id for c in resolved])
+                best = max(resolved, key=lambda c: similarity.get(c.id, 0.0))
+            else:
                 best = min(resolved, key=lambda c: (rank.get(c.id, 10_000), c.position))
-                if best not in chunks:
-                    chunks.append(best)
+            if best not in chunks:
+                chunks.append(best)
         chunks.sort(key=lambda c: KIND_PRIORITY.get(self._kind(c), 9))
         passages, citations = self._passages(question.text, chunks[: self.settings.answer_max_citations + 1])
         confusions = ""

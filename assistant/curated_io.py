@@ -25,6 +25,7 @@ AUDIENCE_LABELS = {"funzionario": "funzionari", "operatore": "operatori del Terz
                    "entrambi": "funzionari e operatori"}
 STATUS_LABELS = {"bozza": "bozza (non ancora approvata)", "approvata": "approvata", "archiviata": "archiviata"}
 HANDOUT_TITLE = "Risposte curate - dispensa del corso"
+MAX_QUOTED = 4  # passages quoted per citation: a whole-document citation would fill pages
 Outcome = Literal["created", "updated", "unchanged", "conflict", "invalid"]
 OUTCOME_LABELS = {"created": "creata", "updated": "aggiornata", "unchanged": "invariata", "conflict": "conflitto",
                   "invalid": "non valida"}
@@ -214,7 +215,9 @@ def sources(answer: CuratedAnswer, catalog: Catalog) -> list[Source]:
             label = f"art. {ref.article}" + (f", comma {ref.comma}" if ref.comma else "") + f", {info.ref}"
         else:
             label = info.ref + (f", {chunks[0].label or ref.section}" if ref.section else "")
-        out.append(Source(label, info.version_text, tuple(" ".join(c.text.split()) for c in chunks)))
+        if len(chunks) > MAX_QUOTED:
+            label += f" ({len(chunks)} passaggi: riportati i primi {MAX_QUOTED})"
+        out.append(Source(label, info.version_text, tuple(" ".join(c.text.split()) for c in chunks[:MAX_QUOTED])))
     return out
 
 

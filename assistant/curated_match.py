@@ -27,6 +27,8 @@ from .prompts import render, text
 log = logging.getLogger(__name__)
 
 HEADER = "**Risposta curata dai formatori** - autore: {author}, approvata il {date}"
+# Says which question is answered, so that a user whose question was different notices at once.
+ANSWERS = "_Risponde alla domanda: “{question}”_"  # not «»: those mark verbatim quotes of the law
 NOTICE = ("Risposta scritta e approvata dai formatori, con le norme citate alla lettera: non è una consulenza "
           "legale. Verifica sempre il testo vigente della norma.")
 MAX_CITED_CHUNKS = 12
@@ -132,7 +134,8 @@ class CuratedMatcher:
             passages.append(render("passage.md", number=len(passages) + 1, kind_label=label,
                                    reference=reference(chunk, info), quote=quote(question, chunk.text)))
             citations.append(citation(chunk, info))
-        parts = [HEADER.format(author=curated.author, date=italian_date(curated.approved_at)), curated.answer]
+        parts = [HEADER.format(author=curated.author, date=italian_date(curated.approved_at)),
+                 ANSWERS.format(question=curated.question), curated.answer]
         terms = [self.glossary.entries[t].term for t in curated.glossary_terms
                  if self.glossary is not None and t in self.glossary.entries]
         if terms:

@@ -124,6 +124,10 @@ class Retriever:
     def _matrix(self) -> tuple[list[str], np.ndarray]:
         return self.store.all_vectors()
 
+    @cached_property
+    def _row_of(self) -> dict[str, int]:
+        return {cid: i for i, cid in enumerate(self._matrix[0])}
+
     def _fuse(self, lexical: list[tuple[str, float]], dense: list[tuple[str, float]]) -> list[Hit]:
         """Weighted reciprocal-rank fusion of BM25, dense and cited-passage rankings, then the kind prior."""
         s = self.settings
@@ -209,10 +213,13 @@ class Retriever:
         return list(unique.values())[:8]
 
     def dense_scores(self, question: str, ids: list[str]) -> dict[str, float]:
-        """Cosine similarity of a question with given chunks (for sentence selection and refusal)."""
-        vectors = self.store.vectors(ids)
+        """Cosine similarity of a question with given chunks."""
         q = self.embedder.encode_query(question)
-        return {i: float(np.dot(v, q)) for i, v in vectors.items()}
+        if self.settings.dense_search == "exact":
+            _, matrix = self._matrix
+            row = self._row_of
+            return {i: float(matrix[row[i]] @ q) for i in ids if i in row}
+        return {i: float(np.dot(v, q)) for i, v in self.store.vectors(ids).items()}
 
 
 def rebuild_local_indexes(settings: Settings, store: ChromaStore) -> tuple[Catalog, LexicalIndex]:

@@ -9,7 +9,8 @@ configured embedder and its query encoding):
 A served paraphrase counts as a true positive only when the right answer is served; serving the wrong answer,
 or serving anything for a negative question, is a false serve. The threshold maximises F1 in B with zero false
 serves in A and B (when no threshold has zero false serves, simply the best F1 in B). The threshold sits
-halfway between the highest false-serve score and the next served score above it, not on a data point.
+halfway between two observed scores (not on a data point), rounded up to three decimals. A table of other
+thresholds shows the trade-off.
 Also checks, on setting A, that `CuratedMatcher` through a real SQLite store gives the same scores.
 
 `python -m evals.curated_calibration` prints the table; `--write PATH` saves the JSON report.
@@ -19,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -94,7 +96,7 @@ def choose(a: list[tuple[str, float]], b: list[tuple[str, float]], queries: list
             if confusion(a, queries, t)["false_serves"] == 0 and confusion(b, queries, t)["false_serves"] == 0]
     pool = safe or candidates
     best = max(pool, key=lambda t: (confusion(b, queries, t)["f1"], confusion(a, queries, t)["f1"], -t))
-    return best, bool(safe)
+    return math.ceil(best * 1000) / 1000, bool(safe)  # rounded up: never below the safe midpoint
 
 
 def check_matcher(embedder: Embedder, curated: list[dict[str, Any]], queries: list[Query],
@@ -136,8 +138,11 @@ def main(argv: list[str] | None = None) -> int:
         "embedder": embedder.name, "curated": len(curated), "paraphrases": sum(q.expected is not None for q in queries),
         "negatives": len(negatives), "threshold": round(threshold, 3), "zero_false_serves": safe,
         "A_question_only": confusion(a, queries, threshold), "B_with_phrasings": confusion(b, queries, threshold),
-        "current_default": {"A": confusion(a, queries, settings.curated_threshold),
-                            "B": confusion(b, queries, settings.curated_threshold)},
+        "configured": {"threshold": settings.curated_threshold,
+                       "A": confusion(a, queries, settings.curated_threshold),
+                       "B": confusion(b, queries, settings.curated_threshold)},
+        "tradeoff": {f"{t:.2f}": {"A": confusion(a, queries, t), "B": confusion(b, queries, t)}
+                     for t in (0.90, 0.92, 0.93, 0.94, 0.95, 0.96)},
         "max_negative_score": {g: round(max(s for (_, s), q in zip(b, queries, strict=True) if q.group == g), 4)
                                for g in ("unrelated", "near")},
         "matcher_vs_script_max_diff": drift,
@@ -146,9 +151,9 @@ def main(argv: list[str] | None = None) -> int:
           f"{report['negatives']} domande da non servire.")
     print(f"{'impostazione':<24}{'soglia':>8}{'servite ok':>12}{'servite male':>14}{'precisione':>12}"
           f"{'richiamo':>10}{'F1':>8}")
-    rows = [("A solo domanda", report["A_question_only"]), ("B domanda + 2 varianti", report["B_with_phrasings"]),
-            (f"A con soglia {settings.curated_threshold:.2f}", report["current_default"]["A"]),
-            (f"B con soglia {settings.curated_threshold:.2f}", report["current_default"]["B"])]
+    rows = [("A solo domanda", report["A_question_only"]), ("B domanda + 2 varianti", report["B_with_phrasings"])]
+    for value, pair in report["tradeoff"].items():
+        rows += [(f"A con soglia {value}", pair["A"]), (f"B con soglia {value}", pair["B"])]
     for name, row in rows:
         print(f"{name:<24}{row['threshold']:>8.3f}{row['served_right']:>12}{row['false_serves']:>14}"
               f"{row['precision']:>12.3f}{row['recall']:>10.3f}{row['f1']:>8.3f}")
