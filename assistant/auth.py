@@ -9,12 +9,15 @@ from __future__ import annotations
 import argparse
 import hashlib
 import hmac
+import logging
 import secrets
 import sys
 from dataclasses import dataclass
 from typing import Any
 
 from .config import Settings
+
+log = logging.getLogger(__name__)
 
 ALGORITHM = "pbkdf2_sha256"
 ITERATIONS = 260_000
@@ -97,6 +100,15 @@ class Trainers:
             verify_password(password, _DUMMY)
             return False
         return verify_password(password, encoded)
+
+
+def verify_trainer(settings: Settings, user: str, password: str) -> bool:
+    """True for a trainer of `LC_TRAINER_USERS` with this password; malformed settings refuse everyone (logged)."""
+    try:
+        return Trainers.from_settings(settings).authenticate(user, password)
+    except AuthError as exc:
+        log.error("trainer login refused, bad LC_TRAINER_USERS: %s", exc)
+        return False
 
 
 def require_trainer(user: str | None, trainers: Trainers) -> str:

@@ -49,6 +49,9 @@ class Settings(BaseSettings):
     lexical_weight: float = Field(1.0, ge=0, description="Weight of the BM25 ranking in the fusion.")
     dense_weight: float = Field(1.0, ge=0, description="Weight of the dense ranking in the fusion.")
     rrf_k: int = Field(20, ge=1, description="Reciprocal-rank-fusion constant.")
+    lexical_score_weight: float = Field(
+        0.5, ge=0, description="Extra weight of the normalised BM25 score (a strong unique word match) in the fusion."
+    )
     refs_weight: float = Field(
         1.0, ge=0, description="Weight of the passages cited by the top hits (a training section citing the law)."
     )

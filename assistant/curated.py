@@ -176,8 +176,12 @@ def now() -> datetime:
 
 
 def slugify(value: str, limit: int = 60) -> str:
-    """A stable id from a question: "Una ODV può ricevere compensi?" -> "una-odv-puo-ricevere-compensi"."""
-    slug = re.sub(r"[^a-z0-9]+", "-", fold(value)).strip("-")[:limit].strip("-")
+    """A stable id from a question, cut at a word: "Una ODV può avere compensi?" -> "una-odv-puo-avere-compensi"."""
+    slug = re.sub(r"[^a-z0-9]+", "-", fold(value)).strip("-")
+    if len(slug) > limit:
+        cut = slug[: limit + 1].rsplit("-", 1)[0]
+        slug = cut if limit // 2 <= len(cut) <= limit else slug[:limit]
+    slug = slug.strip("-")
     return slug if len(slug) >= 3 else f"risposta-{slug}".strip("-")
 
 
@@ -387,7 +391,11 @@ class CuratedStore:
     @classmethod
     def open(cls, url: str, catalog: Catalog | None = None,
              glossary_ids: Collection[str] | None = None) -> CuratedStore:
-        """Connect, create or migrate the schema; an unreachable database is an Italian CuratedError."""
+        """Connect (`Settings.sqlalchemy_url`), create or migrate the schema.
+
+        An unreachable database is a CuratedError with the Italian reason. To serve answers in the chat, plug in
+        `curated_match.CuratedMatcher` (the CuratedSource), not the store.
+        """
         engine = make_engine(url)
         try:
             migrate(engine)
@@ -397,6 +405,9 @@ class CuratedStore:
             detail = str(exc.orig).strip().splitlines()[0] if exc.orig else str(exc)
             raise CuratedError(f"Impossibile aprire il database delle risposte curate {where}: {detail}. "
                                "Controlla LC_DATABASE_URL (o la cartella dei dati).") from None
+        except CuratedError:
+            engine.dispose()
+            raise
         return cls(engine, catalog, glossary_ids)
 
     def close(self) -> None:
@@ -489,6 +500,8 @@ class CuratedStore:
         edited = replace(current, **{name: getattr(answer, name) for name in CONTENT_FIELDS if name != "status"})
         edited = normalise(edited)
         changed = edited.changed_fields(current)
+        if not changed and current.revision == base_revision:
+            return current  # nothing to record: no empty revision
         note = "modificati: " + ", ".join(FIELD_LABELS[f] for f in changed) if changed else "salvata senza modifiche"
         if changed and current.status == "approvata":
             edited = replace(edited, status="bozza", approved_by=None, approved_at=None, cited_hashes=())

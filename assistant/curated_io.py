@@ -203,6 +203,11 @@ class Source:
     texts: tuple[str, ...]
 
 
+def _flat(value: str) -> str:
+    """One line, inner guillemets as curly quotes, so that «…» delimits exactly the cited text."""
+    return " ".join(value.split()).replace("«", "“").replace("»", "”")
+
+
 def sources(answer: CuratedAnswer, catalog: Catalog) -> list[Source]:
     out = []
     for ref in answer.citations:
@@ -217,7 +222,7 @@ def sources(answer: CuratedAnswer, catalog: Catalog) -> list[Source]:
             label = info.ref + (f", {chunks[0].label or ref.section}" if ref.section else "")
         if len(chunks) > MAX_QUOTED:
             label += f" ({len(chunks)} passaggi: riportati i primi {MAX_QUOTED})"
-        out.append(Source(label, info.version_text, tuple(" ".join(c.text.split()) for c in chunks[:MAX_QUOTED])))
+        out.append(Source(label, info.version_text, tuple(_flat(c.text) for c in chunks[:MAX_QUOTED])))
     return out
 
 

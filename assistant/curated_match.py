@@ -13,6 +13,7 @@ import threading
 from dataclasses import dataclass
 
 import numpy as np
+from sqlalchemy.exc import SQLAlchemyError
 
 from .answer import quote
 from .catalog import Catalog
@@ -20,7 +21,7 @@ from .citations import citation, kind_label, reference
 from .config import Settings
 from .curated import CuratedAnswer, CuratedStore, citation_problem, italian_date, resolve, text_hash
 from .embeddings import Embedder, get_embedder
-from .glossary import Glossary
+from .glossary import Glossary, load_glossary
 from .models import Answer, Chunk, Citation
 from .prompts import render, text
 
@@ -68,6 +69,25 @@ class CuratedMatcher:
         embedder = get_embedder(settings.embedder, settings.embed_threads)
         return cls(store, catalog, embedder, settings.curated_threshold, glossary)
 
+    @classmethod
+    def open(cls, settings: Settings, catalog: Catalog | None = None,
+             glossary: Glossary | None = None) -> CuratedMatcher:
+        """The matcher over the configured database (`Settings.sqlalchemy_url`), created or migrated if needed.
+
+        Without a catalogue, the built index's is loaded (or the corpus parsed); without a glossary, the corpus's.
+        Wiring: `assistant.curated = CuratedMatcher.open(settings, assistant.retriever.catalog, assistant.glossary)`;
+        after the index is rebuilt, assign the new catalogue to `matcher.catalog` (and `matcher.store.catalog`).
+        """
+        if catalog is None:
+            from .corpus_check import indexed_catalog
+
+            catalog = indexed_catalog(settings)
+        if glossary is None and (settings.corpus_dir / "glossario").is_dir():
+            glossary = load_glossary(settings.corpus_dir / "glossario")
+        ids = frozenset(glossary.entries) if glossary is not None else None
+        store = CuratedStore.open(settings.sqlalchemy_url, catalog, ids)
+        return cls.from_settings(settings, store, catalog, glossary)
+
     def _embed(self, value: str) -> np.ndarray:
         # Question against question is a symmetric task: both sides get the query encoding.
         vector = self._vectors.get(value)
@@ -112,8 +132,15 @@ class CuratedMatcher:
         return found[0] if found else None
 
     def serve(self, question: str, audience: str) -> Answer | None:
-        """The curated answer when the best match reaches the threshold; None lets the pipeline go on."""
-        match = self.best(question, audience)
+        """The curated answer when the best match reaches the threshold; None lets the pipeline go on.
+
+        A database that cannot be read must not stop the chat: the question then goes to the usual pipeline.
+        """
+        try:
+            match = self.best(question, audience)
+        except SQLAlchemyError as exc:
+            log.error("curated answers unavailable, answering without them: %s", str(exc).splitlines()[0])
+            return None
         if match is None or match.score < self.threshold:
             return None
         log.info("curated answer %s served (similarity %.3f)", match.answer.id, match.score)
@@ -186,10 +213,10 @@ def _serving_problems(name: str, answer: CuratedAnswer, matcher: CuratedMatcher)
         match = matcher.best(answer.question, audience)
         if match is None or match.score < matcher.threshold:
             score = f"{match.score:.3f}" if match else "nessuna"
-            problems.append(f"{name}: la sua domanda non viene servita ai {PLURAL[audience]} (similarità {score}, soglia "
-                            f"{matcher.threshold:.3f}).")
+            problems.append(f"{name}: la sua domanda non viene servita ai {PLURAL[audience]} (similarità {score}, "
+                            f"soglia {matcher.threshold:.3f}).")
         elif match.answer.id != answer.id:
             problems.append(f"{name}: alla sua domanda, per i {PLURAL[audience]}, viene servita invece la risposta "
-                            f"{match.answer.id!r} (similarità {match.score:.3f} con {match.matched!r}): unisci le "
+                            f"{match.answer.id!r} (similarità {match.score:.3f} con “{match.matched}”): unisci le "
                             "due risposte o differenzia le domande.")
     return problems

@@ -53,10 +53,12 @@ class CallCheckError(ValueError):
 
 @dataclass(frozen=True)
 class Basis:
-    """A legal basis: a structured citation, with a few words of the passage to pick the exact chunk."""
+    """A legal basis: a structured citation, with a few words of the passage to pick the exact chunk,
+    and the call types it concerns (empty: all the element's types)."""
 
     ref: Ref
     quote: str = ""
+    types: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -67,6 +69,7 @@ class Detector:
     strong: tuple[tuple[re.Pattern[str], ...], ...]
     weak: tuple[re.Pattern[str], ...] = ()
     heading: re.Pattern[str] | None = None
+    section_is_enough: bool = False  # a section devoted to the element, with text, makes it `presente`
 
     def strong_group(self, norm: str) -> tuple[re.Pattern[str], ...] | None:
         return next((g for g in self.strong if all(p.search(norm) for p in g)), None)
@@ -158,7 +161,8 @@ def _bases(raw: Any, where: str) -> tuple[Basis, ...]:
     if not raw:
         raise RequirementsError(f"{where}: manca legal_basis (almeno una citazione {{doc_id, article, comma}}).")
     try:
-        return tuple(Basis(Ref.from_mapping(item), str(item.get("quote", ""))) for item in raw)
+        return tuple(Basis(Ref.from_mapping(item), str(item.get("quote", "")), tuple(item.get("types") or ()))
+                     for item in raw)
     except (KeyError, AttributeError, TypeError):
         raise RequirementsError(f"{where}: legal_basis deve essere un elenco di {{doc_id, article, comma}} "
                                 "o {doc_id, section}.") from None
@@ -180,7 +184,7 @@ def _detector(raw: Mapping[str, Any], where: str) -> Detector:
         raise RequirementsError(f"{where}: detect.strong deve contenere almeno un'espressione.")
     weak = tuple(_compile(p, where) for p in raw.get("weak") or ())
     heading = _compile(raw["heading"], where) if raw.get("heading") else None
-    return Detector(strong, weak, heading)
+    return Detector(strong, weak, heading, bool(raw.get("section_is_enough", False)))
 
 
 def _element(raw: Mapping[str, Any], source: str) -> Element:
@@ -266,9 +270,12 @@ def resolve_basis(basis: Basis, catalog: Catalog) -> Citation | None:
     return make_citation(chunks[0], info)
 
 
-def citations_for(bases: Iterable[Basis], catalog: Catalog) -> tuple[Citation, ...]:
+def citations_for(bases: Iterable[Basis], catalog: Catalog, call_type: str | None = None) -> tuple[Citation, ...]:
+    """The resolved citations of some legal bases (those concerning `call_type`, when given)."""
     out: list[Citation] = []
     for basis in bases:
+        if call_type and basis.types and call_type not in basis.types:
+            continue
         cited = resolve_basis(basis, catalog)
         if cited is None:
             log.warning("legal basis does not resolve in this index: %s", basis.ref.key)
@@ -289,6 +296,10 @@ _MD_HEADING = re.compile(r"^#{1,6}\s+(.+?)\s*#*$")
 _ART_HEADING = re.compile(r"^art(?:icolo)?\.?\s*\d+[\w-]*\s*[-–—.:)]\s*\S", re.IGNORECASE)
 _PARAGRAPH_START = re.compile(r"^[A-ZÀ-Ý0-9•\-–*»«“\"(]")
 _MARKER_RE = re.compile(r"\bda completare\b")
+_QUOTED = re.compile(r"“[^”]*”|«[^»]*»|\"[^\"]*\"|^[^“«]*[”»]|[“«][^”»]*$", re.DOTALL)
+_BULLET = re.compile(r"^(?:[-•➢▪*–]\s|[a-z0-9]{1,2}[.)]\s)")
+_LAW_KINDS = ("norma", "linee_guida", "giurisprudenza", "prassi")
+_SHINGLE = 6
 
 
 def normalize(text: str) -> str:
@@ -305,10 +316,15 @@ class Block:
     page: int | None
     section: str  # normalized heading of the enclosing section ("" before the first heading)
     heading: bool = False
+    own: str = ""  # normalized text without quotations: the call's own words
 
     @property
     def incomplete(self) -> bool:
         return bool(_MARKER_RE.search(self.norm))
+
+
+def make_block(text: str, page: int | None, section: str, heading: bool = False) -> Block:
+    return Block(text, normalize(text), page, section, heading, normalize(_QUOTED.sub(" … ", text)))
 
 
 def _caps_ratio(text: str) -> float:
@@ -324,21 +340,23 @@ def heading_text(line: str) -> str | None:
         return None
     if _ART_HEADING.match(line) and (len(line) <= 70 or _caps_ratio(line) >= 0.6):
         return line
+    if line.endswith(".") or line.startswith(("“", "«", '"')):
+        return None  # a sentence or a quoted title written in capitals, not a heading
     return line if len(line) <= 90 and _caps_ratio(line) >= 0.85 else None
 
 
 def document_blocks(source: SourceText) -> list[Block]:
-    """Paragraphs and headings; editorial notes of our drafts are left out."""
+    """Paragraphs, list items and headings; editorial notes of our drafts are left out."""
     blocks: list[Block] = []
     buffer: list[str] = []
-    state = {"page": None, "section": "", "caps_heading": False}
+    state: dict[str, Any] = {"page": None, "section": "", "caps_heading": False}
 
     def flush() -> None:
         text = join_lines(buffer)
         buffer.clear()
-        norm = normalize(text)
-        if norm and not norm.startswith(fold(NOTE_PREFIX)):
-            blocks.append(Block(text, norm, state["page"], str(state["section"])))
+        block = make_block(text, state["page"], state["section"])
+        if block.norm and not block.norm.startswith(fold(NOTE_PREFIX)):
+            blocks.append(block)
 
     for line in source.lines:
         raw = line.text.strip().lstrip(">").strip()
@@ -352,30 +370,57 @@ def document_blocks(source: SourceText) -> list[Block]:
             if caps and state["caps_heading"] and blocks and blocks[-1].heading:
                 head = blocks.pop().text + " " + head  # a title spread over several lines
             state["section"], state["caps_heading"] = normalize(head), caps
-            blocks.append(Block(head, str(state["section"]), state["page"], str(state["section"]), True))
+            blocks.append(make_block(head, state["page"], state["section"], True))
             continue
         state["caps_heading"] = False
         if not raw:
             flush()
             continue
-        if source.paged and buffer and buffer[-1].endswith((".", ";", ":", "!", "?")) and _PARAGRAPH_START.match(raw):
-            flush()  # PDFs have no blank lines between paragraphs
+        if buffer and buffer[-1].endswith((".", ";", ":", "!", "?")) and (
+                _BULLET.match(raw) or (source.paged and _PARAGRAPH_START.match(raw))):
+            flush()  # a new list item; PDFs have no blank lines between paragraphs
         buffer.append(raw)
     flush()
     return blocks
 
 
-def excerpt(text: str, pattern: re.Pattern[str] | None = None) -> str:
-    """A quote of at most EVIDENCE_MAX characters: the block, else the sentence that matched, else a window."""
+@lru_cache(maxsize=2)
+def _law_shingles(catalog: Catalog) -> frozenset[int]:
+    """Word 6-grams of the indexed law, guidelines, judgments and practice (not of calls or training)."""
+    out: set[int] = set()
+    for chunk in catalog.chunks:
+        info = catalog.documents.get(chunk.doc_id)
+        if info is not None and info.kind in _LAW_KINDS:
+            words = normalize(chunk.text).split()
+            out.update(hash(tuple(words[i : i + _SHINGLE])) for i in range(len(words) - _SHINGLE + 1))
+    return frozenset(out)
+
+
+def law_quotations(blocks: list[Block], catalog: Catalog) -> set[int]:
+    """Indexes of blocks that mostly reproduce indexed law (art. 55 quoted in the premises): not the call's words."""
+    shingles = _law_shingles(catalog)
+    out = set()
+    for index, block in enumerate(blocks):
+        words = block.norm.split()
+        grams = [hash(tuple(words[i : i + _SHINGLE])) for i in range(len(words) - _SHINGLE + 1)]
+        if len(grams) >= 4 and sum(g in shingles for g in grams) >= 0.5 * len(grams):
+            out.add(index)
+    return out
+
+
+def excerpt(text: str, patterns: Iterable[re.Pattern[str]] = ()) -> str:
+    """A quote of at most EVIDENCE_MAX characters: the block, else the sentence matching most patterns,
+    else a window around the match."""
     text = " ".join(text.split())
     if len(text) <= EVIDENCE_MAX:
         return text
-    parts = sentences(text)
-    chosen = next((s for s in parts if pattern is None or pattern.search(normalize(s))), parts[0] if parts else text)
+    patterns = tuple(patterns)
+    parts = sentences(text) or [text]
+    chosen = max(parts, key=lambda s: sum(bool(p.search(normalize(s))) for p in patterns))
     if len(chosen) <= EVIDENCE_MAX:
         return chosen
     norm = normalize(chosen)
-    match = pattern.search(norm) if pattern else None
+    match = next((m for p in reversed(patterns) if (m := p.search(norm))), None)
     centre = int(len(chosen) * (match.start() / max(len(norm), 1))) if match else 0
     start = max(0, min(centre - EVIDENCE_MAX // 3, len(chosen) - EVIDENCE_MAX + 2))
     window = chosen[start : start + EVIDENCE_MAX - 2].strip()
@@ -454,54 +499,71 @@ def detect_type(blocks: list[Block]) -> str:
 
 
 def _evidence_block(blocks: list[Block], group: tuple[re.Pattern[str], ...]) -> Block:
-    return next((b for b in blocks if group[-1].search(b.norm)), blocks[0])
+    """The block holding the whole group, else the one holding its most specific pattern."""
+    return next((b for b in blocks if all(p.search(b.norm) for p in group)),
+                next((b for b in blocks if group[-1].search(b.norm)), blocks[0]))
 
 
-def assess(element: Element, blocks: list[Block]) -> tuple[str, Block | None, re.Pattern[str] | None]:
-    """Status of one element: its own section decides first (a `[DA COMPLETARE]` there makes it `dubbio`)."""
+_COMMENTARY = re.compile(r"\bsentenz\w*|\bcorte costituzionale\b|\bconsiglio di stato\b|\brelazione illustrativa\b|"
+                         r"\blinee guida anac\b")
+
+
+def assess(element: Element, blocks: list[Block], law: set[int] | frozenset[int] = frozenset()
+           ) -> tuple[str, Block | None, tuple[re.Pattern[str], ...]]:
+    """Status of one element. Its own section decides first (a `[DA COMPLETARE]` there makes it `dubbio`);
+    elsewhere the call's own words count before quotations, and quoted law alone is only `dubbio`."""
     detector = element.detector
     own = [b for b in blocks if not b.heading and detector.heading and detector.heading.search(b.section)]
     if own:
         if marked := [b for b in own if b.incomplete]:
-            return "dubbio", marked[0], None
-        group = detector.strong_group(" | ".join(b.norm for b in own))
+            return "dubbio", marked[0], ()
+        if group := detector.strong_group(" | ".join(b.norm for b in own)):
+            return "presente", _evidence_block(own, group), group
+        if detector.section_is_enough:
+            return "presente", own[0], ()
+    ranked = []
+    for index, block in enumerate(blocks):
+        own_group = detector.strong_group(block.own)
+        group = own_group or detector.strong_group(block.norm)
         if group:
-            hits = [b for b in own if any(p.search(b.norm) for p in group)]
-            return "presente", _evidence_block(hits, group), group[-1]
-    strong = [(b, g) for b in sorted(blocks, key=lambda b: b.heading) if (g := detector.strong_group(b.norm))]
-    complete = [(b, g) for b, g in strong if not b.incomplete]
-    if complete:
-        return "presente", complete[0][0], complete[0][1][-1]
-    if strong:
-        return "dubbio", strong[0][0], strong[0][1][-1]
+            strength = sum(len(p.findall(block.norm)) for p in group)
+            rank = (index in law, block.incomplete, bool(_COMMENTARY.search(block.norm)), own_group is None,
+                    block.heading, -min(strength, 3), index)
+            ranked.append((rank, block, group))
+    if ranked:
+        rank, block, group = min(ranked, key=lambda item: item[0])
+        return ("dubbio" if rank[0] or rank[1] else "presente"), block, group
     weak = next((b for b in blocks if detector.weak_match(b.norm)), None)
     if weak is not None:
-        return "dubbio", weak, None
-    return ("dubbio", own[0], None) if own else ("assente", None, None)
+        return "dubbio", weak, detector.weak
+    return ("dubbio", own[0], ()) if own else ("assente", None, ())
 
 
-_QUOTED = re.compile(r"“[^”]*”|«[^»]*»|\"[^\"]*\"|^[^“«]*[”»]|[“«][^”»]*$", re.DOTALL)
-_CLAUSE_SPLIT = re.compile(r"[,;:()\[\]]|\s[-–—]\s")
+_CLAUSE_BREAK = re.compile(r"[,;:()\[\]]|\s[-–—]\s")
+_CLAUSE_WORD = "zzclausola"  # stands for a comma or a colon in folded text, to scope negations
 _NEGATION = re.compile(r"\b(?:non|ne|senza|anziche|invece|in luogo|esclu\w*|estrane\w*|vieta\w*|divers\w*|"
                        r"alternativ\w*)\b")
 
 
-def _negated(clause: str, start: int) -> bool:
-    return bool(_NEGATION.search(" ".join(clause[:start].split()[-10:])))
+def _negated(norm: str, start: int) -> bool:
+    """A negation among the 15 words before a match, within its clause ("non consiste in un appalto")."""
+    words = norm[:start].split()[-15:]
+    if _CLAUSE_WORD in words:
+        words = words[len(words) - words[::-1].index(_CLAUSE_WORD):]
+    return bool(_NEGATION.search(" ".join(words)))
 
 
-def find_flag(flag: RedFlag, blocks: list[Block]) -> tuple[str, Block] | None:
+def find_flag(flag: RedFlag, blocks: list[Block], law: set[int] | frozenset[int] = frozenset()
+              ) -> tuple[str, Block] | None:
     """The first passage, outside quotations and not negated in its clause, that raises a red flag."""
-    for block in blocks:
-        own_words = _QUOTED.sub(" … ", block.text)
-        if not any(p.search(normalize(own_words)) for p in flag.patterns):
+    for index, block in enumerate(blocks):
+        if index in law or not any(p.search(block.own) for p in flag.patterns):
             continue
-        for sentence in sentences(own_words):
-            for clause in _CLAUSE_SPLIT.split(sentence):
-                norm = normalize(clause)
-                for pattern in flag.patterns:
-                    if any(not _negated(norm, m.start()) for m in pattern.finditer(norm)):
-                        return excerpt(sentence, pattern), block
+        for sentence in sentences(_QUOTED.sub(" … ", block.text)):
+            norm = normalize(_CLAUSE_BREAK.sub(f" {_CLAUSE_WORD} ", sentence))
+            for pattern in flag.patterns:
+                if any(not _negated(norm, m.start()) for m in pattern.finditer(norm)):
+                    return excerpt(sentence, (pattern,)), block
     return None
 
 
@@ -509,20 +571,21 @@ def check_blocks(blocks: list[Block], catalog: Catalog, requirements: Requiremen
                  call_type: str | None = None) -> CallReport:
     """The report on a call already split into blocks."""
     kind = call_type or detect_type(blocks)
+    law = law_quotations(blocks, catalog)
     results = []
     for element in requirements.elements_for(kind):
-        status, block, pattern = assess(element, blocks)
+        status, block, patterns = assess(element, blocks, law)
         results.append(ElementResult(
             element.id, element.label, element.severity_for(kind), status,
-            excerpt(block.text, pattern) if block else None, block.page if block else None,
-            citations_for(element.legal_basis, catalog)))
+            excerpt(block.text, patterns) if block else None, block.page if block else None,
+            citations_for(element.legal_basis, catalog, kind)))
     absent = {r.id for r in results if r.status == "assente"}
     flags = []
     for flag in requirements.flags_for(kind):
-        found = find_flag(flag, blocks) if flag.patterns else None
+        found = find_flag(flag, blocks, law) if flag.patterns else None
         if found or absent.intersection(flag.when_absent):
             flags.append(FlagResult(flag.id, flag.label, found[0] if found else None,
-                                    found[1].page if found else None, citations_for(flag.legal_basis, catalog),
+                                    found[1].page if found else None, citations_for(flag.legal_basis, catalog, kind),
                                     flag.doubtful, flag.guidance))
     return CallReport(file, kind, tuple(results), tuple(flags))
 
@@ -530,7 +593,7 @@ def check_blocks(blocks: list[Block], catalog: Catalog, requirements: Requiremen
 def read_call(path: Path, max_upload_mb: int = 20) -> SourceText:
     """Load a call with its size checked first; every problem is a CallCheckError in Italian."""
     if not path.is_file():
-        raise CallCheckError(f"Il file {path} non esiste o non è un file.")
+        raise CallCheckError(f"Impossibile verificare l'avviso: il file {path} non esiste.")
     size = path.stat().st_size
     if size > max_upload_mb * 1024 * 1024:
         raise CallCheckError(
@@ -666,10 +729,11 @@ def draft_call(form: DraftForm, catalog: Catalog | None = None, requirements: Re
     requirements = requirements or load_requirements()
     theme = _theme_label(form, requirements)
     title = requirements.preamble.get(f"title_{form.call_type}", "Avviso pubblico").format(theme=theme)
-    sections = [DraftSection(None, "Premessa", requirements.preamble.get(form.call_type, "").format(theme=theme).strip())]
+    preamble = requirements.preamble.get(form.call_type, "").format(theme=theme).strip()
+    sections = [DraftSection(None, "Premessa", preamble, missing=() if form.value("theme") else ("filone tematico",))]
     for element in requirements.elements_for(form.call_type):
         text, missing = _fill(element.text_for(form.call_type), form, element, theme)
-        sources = tuple(c.label for c in citations_for(element.legal_basis, catalog))
+        sources = tuple(c.label for c in citations_for(element.legal_basis, catalog, form.call_type))
         sections.append(DraftSection(element.id, element.draft_title, text, element.severity_for(form.call_type),
                                      element.guidance, element.common_mistake, sources, missing))
     return Draft(title, form.call_type, theme, tuple(sections))
@@ -686,7 +750,7 @@ def draft_markdown(draft: Draft, notes: bool = True) -> str:
         if notes and section.element_id:
             note = f"> **{NOTE_PREFIX}** ({section.severity}). {section.guidance} Errore frequente: " \
                    f"{section.common_mistake}"
-            out += [note, ">", "> Fonti: " + "; ".join(section.sources), ""]
+            out += [note + "  ", "> Fonti: " + "; ".join(section.sources), ""]  # one quoted paragraph
     return "\n".join(out).rstrip() + "\n"
 
 

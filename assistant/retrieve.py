@@ -135,6 +135,12 @@ class Retriever:
         for ranking, weight in ((lexical, s.lexical_weight), (dense, s.dense_weight)):
             for rank, (cid, _) in enumerate(ranking):
                 scores[cid] = scores.get(cid, 0.0) + weight / (s.rrf_k + rank + 1)
+        if s.lexical_score_weight and lexical:
+            # RRF sees only ranks; a passage that BM25 scores far above the rest (a rare name, a unique word)
+            # also gets a share of its normalised score, on the scale of a first rank.
+            top = lexical[0][1]
+            for cid, value in lexical:
+                scores[cid] = scores.get(cid, 0.0) + s.lexical_score_weight * (value / top) ** 2 / (s.rrf_k + 1)
         if s.refs_weight:
             provisional = sorted(scores, key=lambda c: -scores[c])[:10]
             for rank, cid in enumerate(self._cited(provisional, lexical, dense)):

@@ -134,15 +134,16 @@ def main(argv: list[str] | None = None) -> int:
     threshold, safe = choose(a, b, queries)
     drift = check_matcher(embedder, curated, queries, a)
     negatives = [s for (_, s), q in zip(b, queries, strict=True) if q.expected is None]
-    report = {
+    tradeoff = {f"{t:.2f}": {"A": confusion(a, queries, t), "B": confusion(b, queries, t)}
+                for t in (0.90, 0.92, 0.93, 0.94, 0.95, 0.96)}
+    report: dict[str, Any] = {
         "embedder": embedder.name, "curated": len(curated), "paraphrases": sum(q.expected is not None for q in queries),
         "negatives": len(negatives), "threshold": round(threshold, 3), "zero_false_serves": safe,
         "A_question_only": confusion(a, queries, threshold), "B_with_phrasings": confusion(b, queries, threshold),
         "configured": {"threshold": settings.curated_threshold,
                        "A": confusion(a, queries, settings.curated_threshold),
                        "B": confusion(b, queries, settings.curated_threshold)},
-        "tradeoff": {f"{t:.2f}": {"A": confusion(a, queries, t), "B": confusion(b, queries, t)}
-                     for t in (0.90, 0.92, 0.93, 0.94, 0.95, 0.96)},
+        "tradeoff": tradeoff,
         "max_negative_score": {g: round(max(s for (_, s), q in zip(b, queries, strict=True) if q.group == g), 4)
                                for g in ("unrelated", "near")},
         "matcher_vs_script_max_diff": drift,
@@ -152,7 +153,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"{'impostazione':<24}{'soglia':>8}{'servite ok':>12}{'servite male':>14}{'precisione':>12}"
           f"{'richiamo':>10}{'F1':>8}")
     rows = [("A solo domanda", report["A_question_only"]), ("B domanda + 2 varianti", report["B_with_phrasings"])]
-    for value, pair in report["tradeoff"].items():
+    for value, pair in tradeoff.items():
         rows += [(f"A con soglia {value}", pair["A"]), (f"B con soglia {value}", pair["B"])]
     for name, row in rows:
         print(f"{name:<24}{row['threshold']:>8.3f}{row['served_right']:>12}{row['false_serves']:>14}"

@@ -1,9 +1,15 @@
-"""Handlers of the "Risposte curate" tab, as plain functions: values in, values out, no Gradio, never raising.
+"""Handlers of the "Risposte curate" tab, as plain functions: values in, values out, no Gradio import.
 
 Every handler takes a `Desk` (the store, the catalogue, the trainer accounts). Write handlers also take the
-logged-in `user` (Gradio's `request.username`; None when nobody logged in) and refuse non-trainers with an
-Italian message. Forms are `CuratedForm` (text fields, as the widgets hold them).
+logged-in `user` (Gradio's `request.username`, or the name `sign_in` accepted; None when nobody logged in),
+refuse non-trainers with an Italian message and never raise: every problem comes back as `Outcome.message`.
+Reading handlers raise only when the database itself is unreachable. Forms are `CuratedForm` (text fields, as
+the widgets hold them); choices for the widgets: `curated.AUDIENCES`, `curated.STATUSES`, and
+`curated.MILAN_THREADS` as suggested tags (any other tag is accepted).
 
+Setup
+    open_desk(settings, catalog, glossary=None) -> Desk       the configured database, citations checked
+    sign_in(desk, user, password) -> Outcome           the app's own trainer login (ok: keep `user` in a State)
 Reading
     search(desk, query="", status=None, tag=None, audience=None) -> list[list[str]]
         rows [id, domanda, stato, pubblico, temi, autore, ultima modifica, revisione] for a Dataframe
@@ -31,10 +37,12 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from ..auth import Trainers, require_trainer
+from ..auth import Trainers, login, require_trainer
 from ..catalog import Catalog
+from ..config import Settings
 from ..curated import ConflictError, CuratedAnswer, CuratedError, CuratedStore, italian_datetime
 from ..curated_io import Selection, export_docx, export_json, export_markdown
+from ..glossary import Glossary
 from ..models import Answer
 from ..references import Ref
 
@@ -78,6 +86,21 @@ class Outcome:
     answer: CuratedAnswer | None = None
     form: CuratedForm | None = None
     path: Path | None = None
+
+
+def open_desk(settings: Settings, catalog: Catalog, glossary: Glossary | None = None) -> Desk:
+    """The handlers' context for the configured database (created or migrated) and trainer accounts."""
+    ids = frozenset(glossary.entries) if glossary is not None else None
+    return Desk(CuratedStore.open(settings.sqlalchemy_url, catalog, ids), catalog, Trainers.from_settings(settings))
+
+
+def sign_in(desk: Desk, user: str, password: str) -> Outcome:
+    """Check a trainer's password (for an in-app login instead of Gradio's `auth`, so visitors can still read)."""
+    try:
+        who = login(desk.trainers, (user or "").strip(), password)
+    except PermissionError as exc:
+        return Outcome(False, str(exc))
+    return Outcome(True, f"Accesso eseguito: {who} può modificare le risposte curate.")
 
 
 def to_form(answer: CuratedAnswer) -> CuratedForm:

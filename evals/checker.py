@@ -1,0 +1,274 @@
+"""Precision and recall of the call checker (`assistant check-call`) on calls with known defects.
+
+`python -m evals.checker` checks every call listed in tests/fixtures/calls/truth.yaml (the real Gorgonzola call
+and fictional calls written with known defects; PDFs and the DOCX are built from their sources first), compares
+the result with the ground truth and prints a Markdown table, also saved to evals/CHECKER_RESULTS.md.
+
+A positive is a defect: an element `assente` or `dubbio`, or a red flag raised. Precision is the share of
+reported defects that are real, recall the share of real defects that are reported. Exact agreement on the
+three statuses, the recognised type, the expected evidence and the PDF pages are reported beside them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+from collections import Counter, defaultdict
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from assistant.catalog import Catalog
+from assistant.drafting import CallReport, Requirements, check_call, load_requirements
+
+REPO = Path(__file__).resolve().parent.parent
+FIXTURES = REPO / "tests" / "fixtures" / "calls"
+TRUTH = FIXTURES / "truth.yaml"
+RESULTS = Path(__file__).resolve().parent / "CHECKER_RESULTS.md"
+PAGE_BREAK = "<<<PAGINA>>>"
+TARGET = 0.9
+
+
+# --- fixtures -------------------------------------------------------------------------------------
+
+
+def load_truth(path: Path = TRUTH) -> list[dict[str, Any]]:
+    return list(yaml.safe_load(path.read_text(encoding="utf-8"))["fixtures"])
+
+
+def render_pdf(source: Path, target: Path) -> Path:
+    """A real PDF (tests/pdfmaker.py) with one page per block of the source separated by PAGE_BREAK."""
+    sys.path.insert(0, str(REPO / "tests"))
+    from pdfmaker import write_pdf
+
+    pages = [part.strip("\n").splitlines() for part in source.read_text(encoding="utf-8").split(PAGE_BREAK)]
+    return write_pdf(target, pages)
+
+
+def render_docx(source: Path, target: Path) -> Path:
+    """A Word file from a small Markdown source: '#' headings, paragraphs, '- ' list items."""
+    import docx
+
+    document = docx.Document()
+    paragraph: list[str] = []
+
+    def flush() -> None:
+        if paragraph:
+            document.add_paragraph(" ".join(paragraph))
+            paragraph.clear()
+
+    for line in source.read_text(encoding="utf-8").splitlines():
+        stripped = line.strip()
+        if stripped.startswith("#"):
+            flush()
+            level = len(stripped) - len(stripped.lstrip("#"))
+            document.add_heading(stripped.lstrip("#").strip(), level=min(level, 3))
+        elif stripped.startswith("- "):
+            flush()
+            document.add_paragraph(stripped[2:], style="List Bullet")
+        elif stripped:
+            paragraph.append(stripped)
+        else:
+            flush()
+    flush()
+    document.save(str(target))
+    return target
+
+
+def materialize(fixture: dict[str, Any], work_dir: Path) -> Path:
+    """The path of the call to check, building PDFs and DOCX from their sources into `work_dir`."""
+    if fixture.get("root") == "repo":
+        return REPO / fixture["file"]
+    render = fixture.get("render")
+    if not render:
+        return FIXTURES / fixture["file"]
+    work_dir.mkdir(parents=True, exist_ok=True)
+    builder = render_pdf if render == "pdf" else render_docx
+    return builder(FIXTURES / fixture["source"], work_dir / fixture["file"])
+
+
+# --- scoring --------------------------------------------------------------------------------------
+
+
+@dataclass
+class Tally:
+    tp: int = 0
+    fp: int = 0
+    fn: int = 0
+    tn: int = 0
+
+    def add(self, expected: bool, predicted: bool) -> None:
+        if expected and predicted:
+            self.tp += 1
+        elif predicted:
+            self.fp += 1
+        elif expected:
+            self.fn += 1
+        else:
+            self.tn += 1
+
+    @property
+    def precision(self) -> float | None:
+        return self.tp / (self.tp + self.fp) if self.tp + self.fp else None
+
+    @property
+    def recall(self) -> float | None:
+        return self.tp / (self.tp + self.fn) if self.tp + self.fn else None
+
+    @property
+    def f1(self) -> float | None:
+        p, r = self.precision, self.recall
+        return 2 * p * r / (p + r) if p is not None and r is not None and p + r else None
+
+
+@dataclass
+class FixtureScore:
+    file: str
+    kind: str
+    type_ok: bool
+    expected_defects: int = 0
+    found: int = 0
+    false_alarms: int = 0
+    missed: list[str] = field(default_factory=list)
+    spurious: list[str] = field(default_factory=list)
+
+
+@dataclass
+class Evaluation:
+    elements: dict[str, Tally] = field(default_factory=lambda: defaultdict(Tally))
+    flags: dict[str, Tally] = field(default_factory=lambda: defaultdict(Tally))
+    exact: Counter[str] = field(default_factory=Counter)
+    checks: Counter[str] = field(default_factory=Counter)
+    fixtures: list[FixtureScore] = field(default_factory=list)
+
+    def total(self, which: str) -> Tally:
+        tallies = list(self.elements.values()) if which == "elements" else (
+            list(self.flags.values()) if which == "flags" else [*self.elements.values(), *self.flags.values()])
+        return Tally(sum(t.tp for t in tallies), sum(t.fp for t in tallies), sum(t.fn for t in tallies),
+                     sum(t.tn for t in tallies))
+
+
+def score(report: CallReport, fixture: dict[str, Any], evaluation: Evaluation, requirements: Requirements) -> None:
+    """Add one checked call to the evaluation."""
+    statuses = {e.id: e.status for e in report.elements}
+    item = FixtureScore(fixture["file"].rsplit("/", 1)[-1], Path(fixture["file"]).suffix.lstrip("."),
+                        report.type == fixture["type"])
+    evaluation.checks["type_ok" if item.type_ok else "type_ko"] += 1
+    for element_id, expected in fixture["elements"].items():
+        predicted = statuses.get(element_id, "assente")
+        evaluation.exact["agree" if predicted == expected else "disagree"] += 1
+        is_defect, flagged = expected != "presente", predicted != "presente"
+        evaluation.elements[element_id].add(is_defect, flagged)
+        _count(item, element_id, is_defect, flagged, f"{element_id}: atteso {expected}, trovato {predicted}")
+    raised = {f.id for f in report.red_flags}
+    for flag in requirements.flags_for(fixture["type"]):
+        is_flag, flagged = flag.id in fixture.get("red_flags", []), flag.id in raised
+        evaluation.flags[flag.id].add(is_flag, flagged)
+        _count(item, flag.id, is_flag, flagged, f"segnale {flag.id}: {'atteso' if is_flag else 'non atteso'}")
+    _check_details(report, fixture, evaluation)
+    evaluation.fixtures.append(item)
+
+
+def _count(item: FixtureScore, key: str, expected: bool, predicted: bool, note: str) -> None:
+    item.expected_defects += expected
+    item.found += expected and predicted
+    item.false_alarms += predicted and not expected
+    if expected and not predicted:
+        item.missed.append(note)
+    elif predicted and not expected:
+        item.spurious.append(note)
+
+
+def _check_details(report: CallReport, fixture: dict[str, Any], evaluation: Evaluation) -> None:
+    found = {e.id: (e.evidence, e.page) for e in report.elements}
+    found.update({f.id: (f.evidence, f.page) for f in report.red_flags})
+    for key, text in (fixture.get("evidence") or {}).items():
+        evidence = (found.get(key) or (None, None))[0] or ""
+        evaluation.checks["evidence_ok" if text.lower() in evidence.lower() else "evidence_ko"] += 1
+    for key, page in (fixture.get("pages") or {}).items():
+        evaluation.checks["page_ok" if (found.get(key) or (None, None))[1] == page else "page_ko"] += 1
+
+
+def evaluate(catalog: Catalog, requirements: Requirements, truth: list[dict[str, Any]] | None = None,
+             work_dir: Path | None = None) -> Evaluation:
+    """Check every fixture and score it against the ground truth."""
+    evaluation = Evaluation()
+    with tempfile.TemporaryDirectory(prefix="lc-avvisi-") as tmp:
+        directory = work_dir or Path(tmp)
+        for fixture in truth if truth is not None else load_truth():
+            report = check_call(materialize(fixture, directory), catalog, requirements)
+            score(report, fixture, evaluation, requirements)
+    return evaluation
+
+
+# --- report ---------------------------------------------------------------------------------------
+
+
+def _pct(value: float | None) -> str:
+    return "—" if value is None else f"{value:.2f}"
+
+
+def _ratio(counter: Counter[str], key: str) -> str:
+    ok, ko = counter[f"{key}_ok"], counter[f"{key}_ko"]
+    return f"{ok}/{ok + ko}"
+
+
+def markdown(evaluation: Evaluation) -> str:
+    """The results as Markdown: summary, per element, per red flag, per call, and the disagreements."""
+    n = len(evaluation.fixtures)
+    lines = ["# Verifica degli avvisi: precisione e richiamo del controllo", "",
+             f"Generato da `python -m evals.checker` su {n} avvisi (`tests/fixtures/calls/truth.yaml`: l'avviso "
+             "reale di Gorgonzola e avvisi di prova scritti con difetti noti, in TXT, MD, PDF e DOCX). "
+             "Positivo = un difetto: elemento `assente` o `dubbio`, oppure segnale di allarme sollevato.", "",
+             "| Misura | Precisione | Richiamo | F1 | VP | FP | FN |", "|---|---|---|---|---|---|---|"]
+    for label, which in (("Elementi mancanti o dubbi", "elements"), ("Segnali di allarme", "flags"),
+                         ("Complessivo", "all")):
+        t = evaluation.total(which)
+        lines.append(f"| {label} | {_pct(t.precision)} | {_pct(t.recall)} | {_pct(t.f1)} | {t.tp} | {t.fp} | {t.fn} |")
+    agree, disagree = evaluation.exact["agree"], evaluation.exact["disagree"]
+    lines += ["", f"Accordo esatto sullo stato (presente / dubbio / assente): {agree}/{agree + disagree}. "
+                  f"Tipo di procedura riconosciuto: {_ratio(evaluation.checks, 'type')}. "
+                  f"Evidenze attese trovate nella citazione: {_ratio(evaluation.checks, 'evidence')}. "
+                  f"Pagine PDF corrette: {_ratio(evaluation.checks, 'page')}.", "",
+              "## Per elemento", "", "| Elemento | Difetti attesi | VP | FP | FN | Precisione | Richiamo |",
+              "|---|---|---|---|---|---|---|"]
+    for element_id, t in sorted(evaluation.elements.items()):
+        lines.append(f"| {element_id} | {t.tp + t.fn} | {t.tp} | {t.fp} | {t.fn} | {_pct(t.precision)} | "
+                     f"{_pct(t.recall)} |")
+    lines += ["", "## Per segnale di allarme", "", "| Segnale | Attesi | VP | FP | FN | Precisione | Richiamo |",
+              "|---|---|---|---|---|---|---|"]
+    for flag_id, t in sorted(evaluation.flags.items()):
+        lines.append(f"| {flag_id} | {t.tp + t.fn} | {t.tp} | {t.fp} | {t.fn} | {_pct(t.precision)} | "
+                     f"{_pct(t.recall)} |")
+    lines += ["", "## Per avviso", "", "| Avviso | Formato | Tipo ok | Difetti attesi | Trovati | Falsi allarmi |",
+              "|---|---|---|---|---|---|"]
+    for item in evaluation.fixtures:
+        lines.append(f"| {item.file} | {item.kind} | {'sì' if item.type_ok else 'no'} | {item.expected_defects} | "
+                     f"{item.found} | {item.false_alarms} |")
+    errors = [(item.file, note) for item in evaluation.fixtures for note in (*item.missed, *item.spurious)]
+    lines += ["", "## Disaccordi", ""] + ([f"- {file}: {note}" for file, note in errors] or ["Nessuno."])
+    return "\n".join(lines) + "\n"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description="Precisione e richiamo del controllo degli avvisi.")
+    parser.add_argument("--truth", default=str(TRUTH), help="file della verità di riferimento")
+    parser.add_argument("--out", default=str(RESULTS), help="dove salvare la tabella Markdown")
+    args = parser.parse_args(argv)
+    from assistant.config import load_settings
+    from assistant.corpus_check import indexed_catalog
+
+    settings = load_settings()
+    evaluation = evaluate(indexed_catalog(settings), load_requirements(settings.corpus_dir), load_truth(Path(args.truth)))
+    text = markdown(evaluation)
+    Path(args.out).write_text(text, encoding="utf-8")
+    print(text)
+    total = evaluation.total("all")
+    return 0 if (total.precision or 0) >= TARGET and (total.recall or 0) >= TARGET else 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,171 @@
+"""User journeys driven in a real browser (Debian chromium through Playwright) against `python app.py`.
+
+Each journey saves a screenshot of its last step under test-artifacts/ (CI keeps them as artifacts).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from conftest import REPO, make_settings, write_mini_corpus
+from pdfmaker import write_pdf
+
+from assistant.ingest import ingest
+
+pytestmark = pytest.mark.browser
+ARTIFACTS = REPO / "test-artifacts"
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
+        "--disable-component-update", "--disable-sync", "--disable-dev-shm-usage"]
+TRAINER = ("formatrice", "password-di-prova-2026")
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """The real app on a mini corpus, on a free port of 127.0.0.1."""
+    tmp = tmp_path_factory.mktemp("e2e")
+    settings = make_settings(tmp, write_mini_corpus(tmp / "corpus"))
+    ingest(settings)
+    port = _free_port()
+    env = dict(os.environ, LC_CORPUS_DIR=str(settings.corpus_dir), LC_DATA_DIR=str(settings.data_dir),
+               GRADIO_SERVER_NAME="127.0.0.1", GRADIO_SERVER_PORT=str(port), LC_TRAINER_USERS=_trainer_users())
+    log = (tmp / "app.log").open("w")
+    proc = subprocess.Popen([sys.executable, str(REPO / "app.py")], cwd=REPO, env=env, stdout=log, stderr=log)
+    try:
+        deadline = time.time() + 180
+        while time.time() < deadline:
+            try:
+                with socket.create_connection(("127.0.0.1", port), timeout=1):
+                    break
+            except OSError:
+                time.sleep(0.5)
+        else:
+            pytest.fail("L'app non si è avviata: " + (tmp / "app.log").read_text()[-2000:])
+        yield f"http://127.0.0.1:{port}/"
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+
+
+def _trainer_users() -> str:
+    try:
+        from assistant.auth import hash_password
+    except ImportError:
+        return ""
+    return f"{TRAINER[0]}:{hash_password(TRAINER[1])}"
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[object]:
+    from playwright.sync_api import sync_playwright
+
+    if not Path(CHROMIUM).exists():
+        pytest.fail("Chromium non è installato: .ci/run installa il pacchetto Debian `chromium`.")
+    with sync_playwright() as playwright:
+        instance = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=ARGS)
+        yield instance
+        instance.close()
+
+
+@pytest.fixture()
+def page(browser, server):  # type: ignore[no-untyped-def]
+    context = browser.new_context(viewport={"width": 1400, "height": 1000}, locale="it-IT")
+    page = context.new_page()
+    page.set_default_timeout(90_000)
+    page.goto(server, wait_until="load")
+    page.wait_for_selector("#lc-question textarea")
+    yield page
+    context.close()
+
+
+def shot(page, name: str) -> None:  # type: ignore[no-untyped-def]
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
+
+
+def ask(page, question: str) -> None:  # type: ignore[no-untyped-def]
+    page.fill("#lc-question textarea", question)
+    page.click("#lc-send")
+    page.wait_for_function(
+        "q => [...document.querySelectorAll('#lc-chat .message')].some(m => m.innerText.includes(q))", arg=question[:30])
+    page.wait_for_function("() => document.querySelectorAll('#lc-chat .message').length % 2 === 0 && "
+                           "!document.querySelector('#lc-chat .pending')")
+
+
+def test_page_is_italian_with_the_notice(page) -> None:  # type: ignore[no-untyped-def]
+    assert page.evaluate("document.documentElement.lang") == "it"
+    assert "Lingua Comune" in page.title()
+    assert "non consulenza legale" in page.inner_text("#lc-notice")
+    for tab in ("Chiedi", "Glossario", "Risposte curate", "Redazione avviso", "Verifica avviso", "Documenti",
+                "Informazioni"):
+        assert page.get_by_role("tab", name=tab).is_visible()
+
+
+def test_operator_asks_sees_citations_and_opens_one(page) -> None:  # type: ignore[no-untyped-def]
+    page.get_by_label("Operatore del Terzo settore").check()
+    ask(page, "Le convenzioni con le ODV possono prevedere un compenso?")
+    page.wait_for_selector("#lc-sources mark#lc-cited-1")
+    assert "[1]" in page.inner_text("#lc-chat")
+    labels = page.locator("#lc-source-pick label")
+    assert labels.count() >= 2
+    labels.nth(1).click()
+    page.wait_for_selector("#lc-sources mark#lc-cited-2")
+    panel = page.inner_text("#lc-sources")
+    assert re.search(r"(Norma|Linee guida|Giurisprudenza|Materiale formativo)", panel)
+    assert "versione" in panel
+    shot(page, "journey-chat-citation")
+
+
+def test_user_searches_the_glossary(page) -> None:  # type: ignore[no-untyped-def]
+    page.get_by_role("tab", name="Glossario").click()
+    query = page.locator("#lc-glossary-query textarea, #lc-glossary-query input").first
+    query.fill("odv")
+    page.locator("#lc-glossary-list label").first.click()
+    page.wait_for_selector("#lc-glossary-entry article")
+    entry = page.inner_text("#lc-glossary-entry")
+    assert "Per i funzionari:" in entry and "Per gli operatori:" in entry and "Base normativa" in entry
+    shot(page, "journey-glossary")
+
+
+def test_user_uploads_a_pdf_and_asks_about_it(page, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    pdf = write_pdf(tmp_path / "regolamento-orti.pdf", [[
+        "Art. 1 - Orti urbani condivisi", "",
+        "Il Comune affida gli orti urbani del quartiere Adriano a gruppi di cittadini e associazioni.",
+        "Gli orti sono assegnati per tre anni con un patto di collaborazione."]])
+    page.get_by_role("tab", name="Documenti").click()
+    page.locator("#lc-upload input[type=file]").set_input_files(str(pdf))
+    page.click("#lc-upload-button")
+    page.wait_for_function("() => document.querySelector('#lc-upload-result')?.innerText.includes('indicizzato')")
+    page.get_by_role("tab", name="Chiedi").click()
+    ask(page, "A chi affida il Comune gli orti urbani del quartiere Adriano?")
+    answer = page.locator("#lc-chat .message").last.inner_text()
+    assert "Non trovo" not in answer
+    assert "orti urbani del quartiere Adriano a gruppi di cittadini e associazioni" in answer  # quoted from the PDF
+    shot(page, "journey-upload-ask")
+
+
+def test_corrupt_upload_shows_its_italian_error(page, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    broken = tmp_path / "verbale.pdf"
+    broken.write_bytes(b"%PDF-1.4 questo non e' un pdf")
+    page.get_by_role("tab", name="Documenti").click()
+    page.locator("#lc-upload input[type=file]").set_input_files(str(broken))
+    page.click("#lc-upload-button")
+    page.wait_for_function("() => document.querySelector('#lc-upload-result')?.innerText.includes('scartato')")
+    assert "il PDF è danneggiato o non è un PDF valido." in page.inner_text("#lc-upload-result")
+    assert "Traceback" not in page.content()
+    shot(page, "journey-corrupt-upload")
