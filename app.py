@@ -102,6 +102,8 @@ def build_app(settings: Settings, assistant: Assistant | None = None) -> gr.Bloc
                         with gr.Row():
                             export_md = gr.Button("Esporta conversazione (Markdown)", elem_id="lc-export-md")
                             export_docx = gr.Button("Esporta conversazione (DOCX)", elem_id="lc-export-docx")
+                            save_curated = gr.Button("Salva come risposta curata (formatori)",
+                                                     elem_id="lc-save-curated")
                         export_file = gr.File(label="File esportato", interactive=False, elem_id="lc-export-file")
                     with gr.Column(scale=2):
                         gr.Markdown("### Fonti citate")
@@ -200,7 +202,7 @@ def build_app(settings: Settings, assistant: Assistant | None = None) -> gr.Bloc
 
         login_button.click(on_login, [login_user, login_password], [user, login_status], api_name=False)
         if curated_tab is not None:
-            curated_tab(answers, question)
+            curated_tab(answers, audience, save_curated)
         _ = drafting_tabs
     return app
 

@@ -111,6 +111,7 @@ def cmd_ask(args: argparse.Namespace, settings: Settings) -> int:
     from .answer import Assistant, QuestionError
 
     assistant = Assistant.load(settings)
+    assistant.curated = _curated_matcher(settings, assistant)
     status = 0
     for query in _queries(args.query):
         try:
@@ -129,6 +130,17 @@ def cmd_ask(args: argparse.Namespace, settings: Settings) -> int:
             print(answer.answer)
             print()
     return status
+
+
+def _curated_matcher(settings: Settings, assistant: Any) -> Any:
+    """Approved curated answers served first; without a usable database the pipeline answers alone."""
+    try:
+        from .curated_match import CuratedMatcher
+
+        return CuratedMatcher.open(settings, assistant.retriever.catalog, assistant.glossary)
+    except Exception as exc:
+        log.warning("curated answers unavailable: %s", exc)
+        return None
 
 
 # --- parser and entry point -----------------------------------------------------------------------
@@ -167,9 +179,14 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _extra_commands() -> list[Callable[[Any], None]]:
-    from . import cli_glossary, corpus_check
+    from . import auth, cli_curated, cli_glossary, corpus_check
 
-    return [cli_glossary.register, corpus_check.register]
+    commands = [cli_glossary.register, corpus_check.register, cli_curated.register, auth.register]
+    try:
+        from . import cli_drafting
+    except ImportError:  # the call checker is optional in a partial checkout
+        return commands
+    return [*commands, cli_drafting.register]
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -92,7 +92,7 @@ class Settings(BaseSettings):
         "", description="SQLAlchemy URL for curated answers and feedback; empty = SQLite file in data_dir."
     )
     curated_threshold: float = Field(
-        0.90, ge=0, le=1, description="Similarity above which an approved curated answer is served (calibrated)."
+        0.962, ge=0, le=1, description="Similarity above which an approved curated answer is served (calibrated)."
     )
     trainer_users: str = Field(
         "", description="Trainer logins as `user:pbkdf2-hash` pairs separated by commas (see `assistant trainer hash`)."

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import shutil
@@ -9,6 +10,7 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -129,3 +131,29 @@ def chroma_server(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-
     finally:
         proc.terminate()
         proc.wait(timeout=20)
+
+
+@contextlib.contextmanager
+def app_server(settings: Settings, log_path: Path, **env_extra: str) -> Iterator[str]:
+    """`python app.py` on a free port of 127.0.0.1 over the given corpus and data; yields its URL."""
+    port = _free_port()
+    env = dict(os.environ, LC_CORPUS_DIR=str(settings.corpus_dir), LC_DATA_DIR=str(settings.data_dir),
+               GRADIO_SERVER_NAME="127.0.0.1", GRADIO_SERVER_PORT=str(port), **env_extra)
+    with log_path.open("w") as log:
+        proc = subprocess.Popen([sys.executable, str(REPO / "app.py")], cwd=REPO, env=env, stdout=log, stderr=log)
+        try:
+            deadline = time.time() + 180
+            while time.time() < deadline:
+                if proc.poll() is not None:
+                    pytest.fail("L'app è terminata: " + log_path.read_text()[-2000:])
+                try:
+                    with socket.create_connection(("127.0.0.1", port), timeout=1):
+                        break
+                except OSError:
+                    time.sleep(0.5)
+            else:
+                pytest.fail("L'app non si è avviata: " + log_path.read_text()[-2000:])
+            yield f"http://127.0.0.1:{port}/"
+        finally:
+            proc.terminate()
+            proc.wait(timeout=30)

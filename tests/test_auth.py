@@ -10,7 +10,7 @@ import re
 import pytest
 
 from assistant.auth import (AuthError, Trainers, cmd_trainer, hash_password, login, parse_trainer_users,
-                            register, require_trainer, verify_password)
+                            register, require_trainer, verify_password, verify_trainer)
 from assistant.config import load_settings
 
 HASH = re.compile(r"pbkdf2_sha256\$(\d+)\$([0-9a-f]{32})\$([0-9a-f]{64})")
@@ -69,6 +69,8 @@ def test_only_trainers_pass_the_guard(maria_hash: str) -> None:
     assert login(trainers, "maria", "una-password-lunga") == "maria"
     with pytest.raises(PermissionError, match=r"^Password errata per il formatore 'maria'\.$"):
         login(trainers, "maria", "sbagliata")
+    assert verify_trainer(load_settings(trainer_users=f"maria:{maria_hash}"), "maria", "una-password-lunga")
+    assert not verify_trainer(load_settings(trainer_users="maria"), "maria", "una-password-lunga")  # malformed
     with pytest.raises(PermissionError, match="Manca la password del formatore: impostala nella variabile "
                                               "LC_TRAINER_PASSWORD"):
         login(trainers, "maria", "")

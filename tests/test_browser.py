@@ -5,18 +5,13 @@ Each journey saves a screenshot of its last step under test-artifacts/ (CI keeps
 
 from __future__ import annotations
 
-import os
 import re
 import shutil
-import socket
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from conftest import REPO, make_settings, write_mini_corpus
+from conftest import REPO, app_server, make_settings, write_mini_corpus
 from pdfmaker import write_pdf
 
 from assistant.ingest import ingest
@@ -29,37 +24,14 @@ ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--
 TRAINER = ("formatrice", "password-di-prova-2026")
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """The real app on a mini corpus, on a free port of 127.0.0.1."""
     tmp = tmp_path_factory.mktemp("e2e")
     settings = make_settings(tmp, write_mini_corpus(tmp / "corpus"))
     ingest(settings)
-    port = _free_port()
-    env = dict(os.environ, LC_CORPUS_DIR=str(settings.corpus_dir), LC_DATA_DIR=str(settings.data_dir),
-               GRADIO_SERVER_NAME="127.0.0.1", GRADIO_SERVER_PORT=str(port), LC_TRAINER_USERS=_trainer_users())
-    log = (tmp / "app.log").open("w")
-    proc = subprocess.Popen([sys.executable, str(REPO / "app.py")], cwd=REPO, env=env, stdout=log, stderr=log)
-    try:
-        deadline = time.time() + 180
-        while time.time() < deadline:
-            try:
-                with socket.create_connection(("127.0.0.1", port), timeout=1):
-                    break
-            except OSError:
-                time.sleep(0.5)
-        else:
-            pytest.fail("L'app non si è avviata: " + (tmp / "app.log").read_text()[-2000:])
-        yield f"http://127.0.0.1:{port}/"
-    finally:
-        proc.terminate()
-        proc.wait(timeout=30)
+    with app_server(settings, tmp / "app.log", LC_TRAINER_USERS=_trainer_users()) as url:
+        yield url
 
 
 def _trainer_users() -> str:

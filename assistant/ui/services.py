@@ -22,24 +22,40 @@ class Services:
     assistant: Assistant | None = None
     unavailable: str = ""
     feedback: FeedbackStore | None = None
-    curated: Any = None  # assistant.curated store when available
+    curated: Any = None  # assistant.curated_match.CuratedMatcher: served first in the chat
+    desk: Any = None  # assistant.ui.curated_handlers.Desk: the "Risposte curate" tab
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     @classmethod
     def start(cls, settings: Settings, assistant: Assistant | None = None) -> Services:
         services = cls(settings)
-        services.curated = _curated_store(settings)
         if assistant is not None:
             services.assistant = assistant
-            if services.curated is not None and assistant.curated is None:
-                assistant.curated = services.curated
         else:
             services.reload()
+        services._open_curated()
         try:
             services.feedback = FeedbackStore(settings)
         except Exception as exc:  # a database problem must not take the chat down
             log.error("feedback store unavailable: %s", exc)
         return services
+
+    def _open_curated(self) -> None:
+        if self.assistant is None:
+            return
+        try:
+            from ..auth import Trainers
+            from ..curated_match import CuratedMatcher
+            from .curated_handlers import Desk
+
+            catalog, glossary = self.assistant.retriever.catalog, self.assistant.glossary
+            self.curated = CuratedMatcher.open(self.settings, catalog, glossary)
+            self.desk = Desk(self.curated.store, catalog, Trainers.from_settings(self.settings))
+        except Exception as exc:  # the chat works without curated answers
+            log.error("curated answers unavailable: %s", exc)
+            return
+        if self.assistant.curated is None:
+            self.assistant.curated = self.curated
 
     def reload(self) -> None:
         """Reopen the index (after an upload or removal); the old assistant serves until the new one is ready."""
@@ -50,21 +66,15 @@ class Services:
             with self._lock:
                 self.unavailable = str(exc)
             return
+        if self.curated is not None:  # citations of curated answers resolve against the new catalogue
+            self.curated.catalog = self.curated.store.catalog = fresh.retriever.catalog
+            if self.desk is not None:
+                from dataclasses import replace
+
+                self.desk = replace(self.desk, catalog=fresh.retriever.catalog)
         with self._lock:
             self.assistant, self.unavailable = fresh, ""
 
     @property
     def lock(self) -> threading.Lock:
         return self._lock
-
-
-def _curated_store(settings: Settings) -> Any:
-    try:
-        from ..curated import CuratedStore  # type: ignore[attr-defined]
-    except ImportError:
-        return None
-    try:
-        return CuratedStore.open(settings)  # type: ignore[attr-defined]
-    except Exception as exc:
-        log.error("curated answers unavailable: %s", exc)
-        return None

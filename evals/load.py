@@ -1,0 +1,138 @@
+"""Load test: N concurrent gradio_client users asking different questions for a bounded time, on 127.0.0.1.
+
+`python -m evals.load [--clients 20] [--seconds 60] [--url URL]` starts `python app.py` (unless --url is given),
+reports errors and latency percentiles, and writes evals/LOAD_RESULTS.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import socket
+import subprocess
+import sys
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from evals.metrics import percentile
+from evals.run import DATASETS, load_items
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+@dataclass
+class LoadReport:
+    clients: int
+    seconds: float
+    latencies_ms: list[float] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+
+    @property
+    def requests(self) -> int:
+        return len(self.latencies_ms) + len(self.errors)
+
+    def summary(self) -> dict[str, Any]:
+        return {"clients": self.clients, "seconds": round(self.seconds, 1), "requests": self.requests,
+                "errors": len(self.errors), "p50_ms": percentile(self.latencies_ms, 50),
+                "p95_ms": percentile(self.latencies_ms, 95),
+                "throughput_per_s": len(self.latencies_ms) / self.seconds if self.seconds else 0.0}
+
+
+def run_load(url: str, questions: list[str], clients: int, seconds: float,
+             max_requests_per_client: int | None = None) -> LoadReport:
+    """Each client asks its own rotation of questions until the time is up."""
+    from gradio_client import Client
+
+    report = LoadReport(clients, seconds)
+    lock = threading.Lock()
+    deadline = time.monotonic() + seconds
+    start = time.monotonic()
+
+    def user(index: int) -> None:
+        client = Client(url, verbose=False)
+        asked = 0
+        while time.monotonic() < deadline:
+            if max_requests_per_client is not None and asked >= max_requests_per_client:
+                break
+            question = questions[(index * 7 + asked) % len(questions)]
+            audience = "funzionario" if (index + asked) % 2 else "operatore"
+            began = time.perf_counter()
+            try:
+                result = client.predict(question, [], audience, api_name="/ask")
+                history = result[0]
+                if not history or history[-1].get("role") != "assistant":
+                    raise RuntimeError(f"risposta vuota per {question!r}")
+                with lock:
+                    report.latencies_ms.append((time.perf_counter() - began) * 1000)
+            except Exception as exc:  # every failure counts as an error of the run
+                with lock:
+                    report.errors.append(f"{type(exc).__name__}: {exc}")
+            asked += 1
+
+    threads = [threading.Thread(target=user, args=(i,)) for i in range(clients)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    report.seconds = time.monotonic() - start
+    return report
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def start_app(env_extra: dict[str, str] | None = None) -> tuple[subprocess.Popen[bytes], str]:
+    port = _free_port()
+    env = dict(os.environ, GRADIO_SERVER_NAME="127.0.0.1", GRADIO_SERVER_PORT=str(port), **(env_extra or {}))
+    proc = subprocess.Popen([sys.executable, str(REPO / "app.py")], cwd=REPO, env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.time() + 180
+    while time.time() < deadline:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=1):
+                return proc, f"http://127.0.0.1:{port}/"
+        except OSError:
+            time.sleep(0.5)
+    proc.terminate()
+    raise RuntimeError("l'app non si è avviata entro 180 s")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--clients", type=int, default=20)
+    parser.add_argument("--seconds", type=float, default=60)
+    parser.add_argument("--url", default=None)
+    args = parser.parse_args(argv)
+    questions = [i.question for i in load_items(DATASETS / "retrieval_dev.jsonl")]
+    proc = None
+    url = args.url
+    if url is None:
+        proc, url = start_app()
+    try:
+        report = run_load(url, questions, args.clients, args.seconds)
+    finally:
+        if proc is not None:
+            proc.terminate()
+            proc.wait(timeout=30)
+    s = report.summary()
+    text = (f"# Load\n\n`python -m evals.load --clients {args.clients} --seconds {args.seconds:g}`: "
+            f"{s['clients']} concurrent gradio_client users asking different dev questions (both audiences) "
+            f"against `python app.py` on 127.0.0.1 for {s['seconds']} s, on this 2-core machine.\n\n"
+            "| clients | requests | errors | p50 | p95 | answers/s |\n|---|---|---|---|---|---|\n"
+            f"| {s['clients']} | {s['requests']} | {s['errors']} | {s['p50_ms']:.0f} ms | {s['p95_ms']:.0f} ms | "
+            f"{s['throughput_per_s']:.1f} |\n")
+    if report.errors:
+        text += "\nErrors (first 5):\n" + "\n".join(f"- {e}" for e in report.errors[:5]) + "\n"
+    (REPO / "evals" / "LOAD_RESULTS.md").write_text(text, encoding="utf-8")
+    print(text)
+    return 0 if not report.errors else 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
