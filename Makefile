@@ -7,13 +7,22 @@ export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 export ANONYMIZED_TELEMETRY := False
 
-.PHONY: run test setup index eval bench clean
+.PHONY: run test setup system-deps index eval bench load clean
 
 run: setup index
 	$(BIN)/python app.py
 
-test: setup index
+test: setup system-deps index
 	$(BIN)/python -m pytest
+
+# Debian packages the tests drive for real: chromium (browser journeys) and PostgreSQL (curated answers).
+# Installed when missing and when we may (root with apt); otherwise those tests say what is missing.
+system-deps:
+	@if ! command -v chromium >/dev/null 2>&1 || ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium postgresql >/dev/null; \
+	  else echo "Note: install the Debian packages chromium and postgresql to run every test."; fi; \
+	fi
 
 setup: $(STAMP)
 
@@ -34,6 +43,9 @@ eval: setup index
 
 bench: setup index
 	$(BIN)/python -m evals.bench
+
+load: setup index
+	$(BIN)/python -m evals.load
 
 clean:
 	rm -rf data

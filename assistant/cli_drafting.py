@@ -33,7 +33,8 @@ def report_text(report: CallReport) -> str:
                 lines.append(f"      Lo chiede: {'; '.join(c.label for c in element.citations)}")
     lines += ["", "Segnali di allarme:" if report.red_flags else "Segnali di allarme: nessuno."]
     for flag in report.red_flags:
-        lines.append(f"  ! {flag.label}" + (" (sospetto da verificare)" if flag.doubtful else ""))
+        doubt = " (sospetto da verificare)" if flag.doubtful and "verificare" not in flag.label else ""
+        lines.append(f"  ! {flag.label}{doubt}")
         if flag.evidence:
             page = f" (pag. {flag.page})" if flag.page else ""
             lines.append(f"      «{flag.evidence}»{page}")

@@ -13,7 +13,7 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, fields, replace
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -70,6 +70,8 @@ class Detector:
     weak: tuple[re.Pattern[str], ...] = ()
     heading: re.Pattern[str] | None = None
     section_is_enough: bool = False  # a section devoted to the element, with text, makes it `presente`
+    contradicted_by: tuple[str, ...] = ()  # red flags that make a `presente` element `dubbio`
+    first_mention: bool = False  # quote the first mention (titles included), not the richest paragraph
 
     def strong_group(self, norm: str) -> tuple[re.Pattern[str], ...] | None:
         return next((g for g in self.strong if all(p.search(norm) for p in g)), None)
@@ -184,7 +186,8 @@ def _detector(raw: Mapping[str, Any], where: str) -> Detector:
         raise RequirementsError(f"{where}: detect.strong deve contenere almeno un'espressione.")
     weak = tuple(_compile(p, where) for p in raw.get("weak") or ())
     heading = _compile(raw["heading"], where) if raw.get("heading") else None
-    return Detector(strong, weak, heading, bool(raw.get("section_is_enough", False)))
+    return Detector(strong, weak, heading, bool(raw.get("section_is_enough", False)),
+                    tuple(raw.get("contradicted_by") or ()), bool(raw.get("first_mention", False)))
 
 
 def _element(raw: Mapping[str, Any], source: str) -> Element:
@@ -294,6 +297,7 @@ def citation_json(cited: Citation) -> dict[str, Any]:
 _CO_JOIN = re.compile(r"\bco (?=progett|programm)")
 _MD_HEADING = re.compile(r"^#{1,6}\s+(.+?)\s*#*$")
 _ART_HEADING = re.compile(r"^art(?:icolo)?\.?\s*\d+[\w-]*\s*[-–—.:)]\s*\S", re.IGNORECASE)
+_NUM_HEADING = re.compile(r"^\d{1,2}(?:\.\d{1,2})*[.)]?\s+[A-ZÀ-Ý]")
 _PARAGRAPH_START = re.compile(r"^[A-ZÀ-Ý0-9•\-–*»«“\"(]")
 _MARKER_RE = re.compile(r"\bda completare\b")
 _QUOTED = re.compile(r"“[^”]*”|«[^»]*»|\"[^\"]*\"|^[^“«]*[”»]|[“«][^”»]*$", re.DOTALL)
@@ -340,9 +344,13 @@ def heading_text(line: str) -> str | None:
         return None
     if _ART_HEADING.match(line) and (len(line) <= 70 or _caps_ratio(line) >= 0.6):
         return line
-    if line.endswith(".") or line.startswith(("“", "«", '"')):
-        return None  # a sentence or a quoted title written in capitals, not a heading
-    return line if len(line) <= 90 and _caps_ratio(line) >= 0.85 else None
+    if line.endswith((".", ":", "!", "?")) or line.startswith(("“", "«", '"')):
+        return None  # a sentence or a quoted title, not a heading
+    if len(line) <= 90 and _caps_ratio(line) >= 0.85:
+        return line
+    if _NUM_HEADING.match(line) and len(line) <= 60:
+        return line  # "2. Finalità", "3) Durata e risorse"
+    return line if len(line) <= 40 and len(line.split()) <= 5 and line[:1].isupper() else None  # "Oggetto"
 
 
 def document_blocks(source: SourceText) -> list[Block]:
@@ -396,14 +404,23 @@ def _law_shingles(catalog: Catalog) -> frozenset[int]:
     return frozenset(out)
 
 
+_CITING = re.compile(r"\b(?:stabilisce|stabiliscono|prevede|prevedono|dispone|dispongono|recita|recitano|"
+                     r"secondo cui|a mente del quale|chiarisce|afferma|testualmente)\b")
+
+
 def law_quotations(blocks: list[Block], catalog: Catalog) -> set[int]:
-    """Indexes of blocks that mostly reproduce indexed law (art. 55 quoted in the premises): not the call's words."""
+    """Indexes of blocks that quote indexed law (art. 55 reproduced in the premises), not the call's own rules:
+    mostly the law's words, framed as a quotation ("stabilisce:", quotation marks) or continuing one."""
     shingles = _law_shingles(catalog)
-    out = set()
+    out: set[int] = set()
     for index, block in enumerate(blocks):
         words = block.norm.split()
         grams = [hash(tuple(words[i : i + _SHINGLE])) for i in range(len(words) - _SHINGLE + 1)]
-        if len(grams) >= 4 and sum(g in shingles for g in grams) >= 0.5 * len(grams):
+        previous = blocks[index - 1] if index else None
+        introduced = previous is not None and previous.text.rstrip().endswith(":") and _CITING.search(previous.norm)
+        framed = (_CITING.search(block.norm) or any(mark in block.text for mark in "“«\"") or introduced
+                  or (index - 1) in out)
+        if framed and len(grams) >= 4 and sum(g in shingles for g in grams) >= 0.5 * len(grams):
             out.add(index)
     return out
 
@@ -480,7 +497,8 @@ _TYPE_WORDS = {
     "co-progettazione": re.compile(r"\bcoprogettazion\w*"),
     "co-programmazione": re.compile(r"\bcoprogrammazion\w*"),
     "convenzione": re.compile(r"\bart(?:icolo)? 56\b|\bconvenzion\w*\b(?: \w+){0,8} (?:odv|aps|organizzazion\w* di "
-                              r"volontariato|associazion\w* di promozione sociale)\b"),
+                              r"volontariato|associazion\w* di promozione sociale)\b|\b(?:odv|aps|organizzazion\w* di "
+                              r"volontariato|associazion\w* di promozione sociale)\b(?: \w+){0,8} convenzion\w*"),
 }
 
 
@@ -517,7 +535,8 @@ def assess(element: Element, blocks: list[Block], law: set[int] | frozenset[int]
     if own:
         if marked := [b for b in own if b.incomplete]:
             return "dubbio", marked[0], ()
-        if group := detector.strong_group(" | ".join(b.norm for b in own)):
+        titles = list(dict.fromkeys(b.section for b in own))  # the section titles belong to the section's text
+        if group := detector.strong_group(" | ".join([*titles, *(b.norm for b in own)])):
             return "presente", _evidence_block(own, group), group
         if detector.section_is_enough:
             return "presente", own[0], ()
@@ -528,6 +547,8 @@ def assess(element: Element, blocks: list[Block], law: set[int] | frozenset[int]
         if group:
             strength = sum(len(p.findall(block.norm)) for p in group)
             rank = (index in law, block.incomplete, bool(_COMMENTARY.search(block.norm)), own_group is None,
+                     False, 0, index) if detector.first_mention else (
+                    index in law, block.incomplete, bool(_COMMENTARY.search(block.norm)), own_group is None,
                     block.heading, -min(strength, 3), index)
             ranked.append((rank, block, group))
     if ranked:
@@ -541,16 +562,19 @@ def assess(element: Element, blocks: list[Block], law: set[int] | frozenset[int]
 
 _CLAUSE_BREAK = re.compile(r"[,;:()\[\]]|\s[-–—]\s")
 _CLAUSE_WORD = "zzclausola"  # stands for a comma or a colon in folded text, to scope negations
-_NEGATION = re.compile(r"\b(?:non|ne|senza|anziche|invece|in luogo|esclu\w*|estrane\w*|vieta\w*|divers\w*|"
-                       r"alternativ\w*)\b")
+_NEGATION = re.compile(r"\b(?:anziche|invece|in luogo|esclu\w*|estrane\w*|vieta\w*|divers\w*|alternativ\w*)\b")
+_NOT_VERB = re.compile(r"\b(?:non|ne) (?:e|sono|sara|saranno|si|consiste|costituisc\w*|configura\w*|rappresenta\w*|"
+                       r"preved\w*|previst\w*|comporta\w*|ammess\w*|ammett\w*|rientra\w*|ha|hanno|trattasi)\b")
 
 
 def _negated(norm: str, start: int) -> bool:
-    """A negation among the 15 words before a match, within its clause ("non consiste in un appalto")."""
+    """Whether the clause denies the match: "non consiste in un appalto", "estranea al codice", "senza ribasso";
+    a negation elsewhere in the clause ("trasporto non effettuato ... penale") does not count."""
     words = norm[:start].split()[-15:]
     if _CLAUSE_WORD in words:
         words = words[len(words) - words[::-1].index(_CLAUSE_WORD):]
-    return bool(_NEGATION.search(" ".join(words)))
+    window = " ".join(words)
+    return bool(_NEGATION.search(window) or _NOT_VERB.search(window) or "senza" in words[-3:])
 
 
 def find_flag(flag: RedFlag, blocks: list[Block], law: set[int] | frozenset[int] = frozenset()
@@ -567,6 +591,12 @@ def find_flag(flag: RedFlag, blocks: list[Block], law: set[int] | frozenset[int]
     return None
 
 
+def _mentioned(element: Element, blocks: list[Block]) -> bool:
+    """Whether the call says anything about an element (a section title alone does not count)."""
+    detector = element.detector
+    return any(detector.strong_group(b.norm) or detector.weak_match(b.norm) for b in blocks if not b.heading)
+
+
 def check_blocks(blocks: list[Block], catalog: Catalog, requirements: Requirements, file: str,
                  call_type: str | None = None) -> CallReport:
     """The report on a call already split into blocks."""
@@ -579,14 +609,19 @@ def check_blocks(blocks: list[Block], catalog: Catalog, requirements: Requiremen
             element.id, element.label, element.severity_for(kind), status,
             excerpt(block.text, patterns) if block else None, block.page if block else None,
             citations_for(element.legal_basis, catalog, kind)))
-    absent = {r.id for r in results if r.status == "assente"}
+    elements = {e.id: e for e in requirements.elements}
+    unmentioned = {r.id for r in results if r.status == "assente"
+                   or (r.status == "dubbio" and not _mentioned(elements[r.id], blocks))}
     flags = []
     for flag in requirements.flags_for(kind):
         found = find_flag(flag, blocks, law) if flag.patterns else None
-        if found or absent.intersection(flag.when_absent):
+        if found or unmentioned.intersection(flag.when_absent):
             flags.append(FlagResult(flag.id, flag.label, found[0] if found else None,
                                     found[1].page if found else None, citations_for(flag.legal_basis, catalog, kind),
                                     flag.doubtful, flag.guidance))
+    raised = {f.id for f in flags}
+    results = [replace(r, status="dubbio") if r.status == "presente" and raised.intersection(
+        elements[r.id].detector.contradicted_by) else r for r in results]
     return CallReport(file, kind, tuple(results), tuple(flags))
 
 
@@ -700,6 +735,8 @@ def _fill(template: str, form: DraftForm, element: Element, theme: str) -> tuple
                 missing.append(what)
             value = _marker(what)
         values[name] = value
+    if "{theme}" in template and not form.value("theme"):
+        missing.append("filone tematico")
     text = template.format_map(values).strip()
     static = [m.group(1).strip() for m in re.finditer(rf"\[{MARKER}:\s*([^\]]+)\]", template)]
     return text, tuple(missing + static)

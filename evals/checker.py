@@ -30,6 +30,21 @@ TRUTH = FIXTURES / "truth.yaml"
 RESULTS = Path(__file__).resolve().parent / "CHECKER_RESULTS.md"
 PAGE_BREAK = "<<<PAGINA>>>"
 TARGET = 0.9
+# Earlier held-out rounds, measured before the patterns were widened on their errors (then moved to dev).
+HISTORY = (
+    "Prima tornata di avvisi tenuti da parte (3 avvisi: ho-cp-domiciliarita, ho-conv-trasporto, ho-cg-giovani), "
+    "misurata a regole congelate: elementi P 0.68 / R 0.95, segnali P 0.33 / R 0.50, complessivo P 0.65 / R 0.92. "
+    "Gli errori (lessico più vario, titoli numerati in minuscolo, una negazione troppo larga) hanno portato a "
+    "correggere le regole; quegli avvisi sono poi passati tra quelli di sviluppo.",
+    "Seconda tornata (4 avvisi: ho2-cp-accoglienza, ho2-conv-odv, ho2-cg-mobilita, ho2-cp-lessico), a regole "
+    "congelate: elementi P 0.79 / R 1.00, segnali P 1.00 / R 0.50, complessivo P 0.80 / R 0.95. L'errore principale "
+    "(tipo non riconosciuto con l'ordine «organizzazioni di volontariato ... convenzione») e altri due sono stati "
+    "corretti; anche questi avvisi sono passati tra quelli di sviluppo.",
+    "Terza tornata (4 avvisi: ho3-cp-quartieri, ho3-conv-aps, ho3-cp-sintetico, ho3-cg-sanita), a regole congelate: "
+    "elementi P 0.89 / R 1.00, segnali P 0.67 / R 0.80, complessivo P 0.86 / R 0.98. Errori: un segnale di assenza "
+    "sollevato per un elemento presente (corretto), nomi di enti non riconosciuti («Municipio», «Città di», «ASST»), "
+    "«laboratori di co-progettazione», «commissione giudicatrice»; poi passati tra quelli di sviluppo.",
+)
 
 
 # --- fixtures -------------------------------------------------------------------------------------
@@ -41,7 +56,8 @@ def load_truth(path: Path = TRUTH) -> list[dict[str, Any]]:
 
 def render_pdf(source: Path, target: Path) -> Path:
     """A real PDF (tests/pdfmaker.py) with one page per block of the source separated by PAGE_BREAK."""
-    sys.path.insert(0, str(REPO / "tests"))
+    if str(REPO / "tests") not in sys.path:  # tests/pdfmaker.py writes real PDFs with no extra dependency
+        sys.path.insert(0, str(REPO / "tests"))
     from pdfmaker import write_pdf
 
     pages = [part.strip("\n").splitlines() for part in source.read_text(encoding="utf-8").split(PAGE_BREAK)]
@@ -193,15 +209,16 @@ def _check_details(report: CallReport, fixture: dict[str, Any], evaluation: Eval
 
 
 def evaluate(catalog: Catalog, requirements: Requirements, truth: list[dict[str, Any]] | None = None,
-             work_dir: Path | None = None) -> Evaluation:
-    """Check every fixture and score it against the ground truth."""
-    evaluation = Evaluation()
+             work_dir: Path | None = None) -> dict[str, Evaluation]:
+    """Check every fixture and score it against the ground truth, by split ("dev", "heldout") and "all"."""
+    results = {"all": Evaluation(), "dev": Evaluation(), "heldout": Evaluation()}
     with tempfile.TemporaryDirectory(prefix="lc-avvisi-") as tmp:
         directory = work_dir or Path(tmp)
         for fixture in truth if truth is not None else load_truth():
             report = check_call(materialize(fixture, directory), catalog, requirements)
-            score(report, fixture, evaluation, requirements)
-    return evaluation
+            for split in ("all", fixture.get("split", "dev")):
+                score(report, fixture, results[split], requirements)
+    return results
 
 
 # --- report ---------------------------------------------------------------------------------------
@@ -216,29 +233,50 @@ def _ratio(counter: Counter[str], key: str) -> str:
     return f"{ok}/{ok + ko}"
 
 
-def markdown(evaluation: Evaluation) -> str:
-    """The results as Markdown: summary, per element, per red flag, per call, and the disagreements."""
+SPLITS = (("all", "Tutti gli avvisi"), ("dev", "Avvisi di sviluppo"), ("heldout", "Avvisi tenuti da parte"))
+
+
+def summary_rows(results: dict[str, Evaluation]) -> list[str]:
+    lines = ["| Avvisi | N | Misura | Precisione | Richiamo | F1 | VP | FP | FN |", "|---|---|---|---|---|---|---|---|---|"]
+    for split, name in SPLITS:
+        evaluation = results[split]
+        for label, which in (("elementi mancanti o dubbi", "elements"), ("segnali di allarme", "flags"),
+                             ("complessivo", "all")):
+            t = evaluation.total(which)
+            lines.append(f"| {name} | {len(evaluation.fixtures)} | {label} | {_pct(t.precision)} | {_pct(t.recall)} | "
+                         f"{_pct(t.f1)} | {t.tp} | {t.fp} | {t.fn} |")
+    return lines
+
+
+def markdown(results: dict[str, Evaluation]) -> str:
+    """The results as Markdown: summary by split, then per element, per red flag, per call, and disagreements."""
+    evaluation = results["all"]
     n = len(evaluation.fixtures)
     lines = ["# Verifica degli avvisi: precisione e richiamo del controllo", "",
-             f"Generato da `python -m evals.checker` su {n} avvisi (`tests/fixtures/calls/truth.yaml`: l'avviso "
-             "reale di Gorgonzola e avvisi di prova scritti con difetti noti, in TXT, MD, PDF e DOCX). "
-             "Positivo = un difetto: elemento `assente` o `dubbio`, oppure segnale di allarme sollevato.", "",
-             "| Misura | Precisione | Richiamo | F1 | VP | FP | FN |", "|---|---|---|---|---|---|---|"]
-    for label, which in (("Elementi mancanti o dubbi", "elements"), ("Segnali di allarme", "flags"),
-                         ("Complessivo", "all")):
-        t = evaluation.total(which)
-        lines.append(f"| {label} | {_pct(t.precision)} | {_pct(t.recall)} | {_pct(t.f1)} | {t.tp} | {t.fp} | {t.fn} |")
+             f"Generato da `python -m evals.checker` su {n} avvisi (`tests/fixtures/calls/truth.yaml`): l'avviso "
+             "reale di Gorgonzola e avvisi di prova scritti con difetti noti, in TXT, MD, PDF e DOCX. "
+             "Positivo = un difetto: elemento `assente` o `dubbio`, oppure segnale di allarme sollevato. "
+             "Gli avvisi «di sviluppo» sono stati scritti mentre si mettevano a punto le regole di riconoscimento "
+             "(i loro numeri sono quindi ottimistici); quelli «tenuti da parte» sono stati scritti ed etichettati "
+             "dopo, senza più modificare le regole.", ""]
+    lines += summary_rows(results)
+    lines += ["", "Sugli avvisi mai visti prima il richiamo resta alto (i difetti veri vengono segnalati), la precisione "
+                  "no: quando il lessico è insolito il controllo segnala come mancante o dubbio un elemento che c'è. "
+                  "Il controllo va quindi usato come lista di verifica, non come giudizio.", "",
+              "### Tornate precedenti di avvisi tenuti da parte", ""]
+    for note in HISTORY:
+        lines += [f"- {note}"]
     agree, disagree = evaluation.exact["agree"], evaluation.exact["disagree"]
-    lines += ["", f"Accordo esatto sullo stato (presente / dubbio / assente): {agree}/{agree + disagree}. "
-                  f"Tipo di procedura riconosciuto: {_ratio(evaluation.checks, 'type')}. "
-                  f"Evidenze attese trovate nella citazione: {_ratio(evaluation.checks, 'evidence')}. "
-                  f"Pagine PDF corrette: {_ratio(evaluation.checks, 'page')}.", "",
-              "## Per elemento", "", "| Elemento | Difetti attesi | VP | FP | FN | Precisione | Richiamo |",
+    lines += ["", f"Tutti gli avvisi: accordo esatto sullo stato (presente / dubbio / assente) "
+                  f"{agree}/{agree + disagree}; tipo di procedura riconosciuto {_ratio(evaluation.checks, 'type')}; "
+                  f"evidenze attese trovate nella citazione {_ratio(evaluation.checks, 'evidence')}; "
+                  f"pagine PDF corrette {_ratio(evaluation.checks, 'page')}.", "",
+              "## Per elemento (tutti gli avvisi)", "", "| Elemento | Difetti attesi | VP | FP | FN | Precisione | Richiamo |",
               "|---|---|---|---|---|---|---|"]
     for element_id, t in sorted(evaluation.elements.items()):
         lines.append(f"| {element_id} | {t.tp + t.fn} | {t.tp} | {t.fp} | {t.fn} | {_pct(t.precision)} | "
                      f"{_pct(t.recall)} |")
-    lines += ["", "## Per segnale di allarme", "", "| Segnale | Attesi | VP | FP | FN | Precisione | Richiamo |",
+    lines += ["", "## Per segnale di allarme (tutti gli avvisi)", "", "| Segnale | Attesi | VP | FP | FN | Precisione | Richiamo |",
               "|---|---|---|---|---|---|---|"]
     for flag_id, t in sorted(evaluation.flags.items()):
         lines.append(f"| {flag_id} | {t.tp + t.fn} | {t.tp} | {t.fp} | {t.fn} | {_pct(t.precision)} | "
@@ -266,7 +304,7 @@ def main(argv: list[str] | None = None) -> int:
     text = markdown(evaluation)
     Path(args.out).write_text(text, encoding="utf-8")
     print(text)
-    total = evaluation.total("all")
+    total = evaluation["all"].total("all")
     return 0 if (total.precision or 0) >= TARGET and (total.recall or 0) >= TARGET else 1
 
 

@@ -58,6 +58,8 @@ def write_mini_corpus(root: Path) -> Path:
         encoding="utf-8",
     )
     shutil.copytree(CORPUS / "glossario", root / "glossario")
+    if (CORPUS / "requisiti").is_dir():
+        shutil.copytree(CORPUS / "requisiti", root / "requisiti")
     manifest = (CORPUS / "manifest.toml").read_text(encoding="utf-8")
     keep = []
     for block in manifest.split("[[documents]]")[1:]:

@@ -141,3 +141,45 @@ def test_corrupt_upload_shows_its_italian_error(page, tmp_path: Path) -> None:  
     assert "il PDF è danneggiato o non è un PDF valido." in page.inner_text("#lc-upload-result")
     assert "Traceback" not in page.content()
     shot(page, "journey-corrupt-upload")
+
+
+def test_trainer_saves_a_chat_answer_approves_it_and_the_chat_serves_it(page) -> None:  # type: ignore[no-untyped-def]
+    page.click("#lc-login")  # the "Accesso formatori" accordion
+    page.fill("#lc-login-user input, #lc-login-user textarea", TRAINER[0])
+    page.fill("#lc-login-password input", TRAINER[1])
+    page.click("#lc-login-button")
+    page.wait_for_function("() => document.body.innerText.includes('Accesso effettuato come formatore')")
+    question = "Le ODV in convenzione possono ricevere un compenso per il servizio?"
+    ask(page, question)
+    page.click("#lc-save-curated")
+    page.get_by_role("tab", name="Risposte curate").click()
+    page.wait_for_function("() => document.querySelector('#lc-cur-id textarea, #lc-cur-id input')?.value.length > 0")
+    page.click("#lc-cur-approve")
+    page.wait_for_function("() => document.querySelector('#lc-cur-results')?.innerText.includes('approvata')")
+    page.get_by_role("tab", name="Chiedi").click()
+    page.click("#lc-new")
+    ask(page, question)
+    answer = page.locator("#lc-chat .message").last.inner_text()
+    assert "Risposta curata dai formatori - autore: formatrice, approvata il" in answer
+    shot(page, "journey-trainer-curated")
+
+
+def test_official_fills_the_draft_form_and_downloads_the_docx(page, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    import docx
+
+    page.get_by_role("tab", name="Redazione avviso").click()
+    page.fill("#lc-draft-authority textarea, #lc-draft-authority input", "Comune di Milano - Direzione Welfare")
+    page.fill("#lc-draft-subject textarea", "Co-progettazione di servizi di prossimità per anziani soli")
+    page.fill("#lc-draft-objectives textarea", "Ridurre l'isolamento degli anziani soli nei quartieri periferici.")
+    page.fill("#lc-draft-duration textarea, #lc-draft-duration input", "24 mesi")
+    page.click("#lc-draft-button")
+    page.wait_for_selector("#lc-draft-docx a")
+    with page.expect_download() as download_info:
+        page.locator("#lc-draft-docx a").first.click()
+    target = tmp_path / "bozza.docx"
+    download_info.value.save_as(str(target))
+    document = docx.Document(str(target))
+    text = "\n".join(p.text for p in document.paragraphs)
+    assert "Comune di Milano - Direzione Welfare" in text and "24 mesi" in text
+    assert "[DA COMPLETARE" in text  # what the official did not give stays to be completed
+    shot(page, "journey-draft-docx")

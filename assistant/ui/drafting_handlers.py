@@ -29,7 +29,7 @@ from typing import Any
 from ..catalog import Catalog
 from ..config import ConfigError, Settings, load_settings
 from ..drafting import (CALL_TYPES, CallCheckError, CallReport, DraftError, DraftForm, RequirementsError,
-                        draft_call, draft_markdown, export_draft, check_call, load_requirements)
+                        check_call, draft_call, draft_markdown, export_draft, load_requirements)
 
 log = logging.getLogger(__name__)
 
@@ -114,7 +114,7 @@ def report_markdown(report: CallReport) -> str:
     if not report.red_flags:
         lines.append("Nessun segnale di allarme trovato.")
     for flag in report.red_flags:
-        doubt = " _(sospetto da verificare)_" if flag.doubtful else ""
+        doubt = " _(sospetto da verificare)_" if flag.doubtful and "verificare" not in flag.label else ""
         lines.append(f"- **{flag.label}**{doubt}")
         if flag.evidence:
             lines.append(f"  - Passaggio: «{flag.evidence}»" + (f" (pag. {flag.page})" if flag.page else ""))
