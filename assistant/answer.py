@@ -11,7 +11,7 @@ from dataclasses import dataclass, replace
 from typing import Protocol
 
 from .citations import citation, kind_label, reference
-from .catalog import LexicalIndex
+from .catalog import Catalog, LexicalIndex
 from .config import Settings
 from .glossary import Entry, Glossary, is_definitional
 from .models import KIND_PRIORITY, Answer, Chunk, Citation, GlossaryRef, Hit
@@ -205,17 +205,7 @@ class Assistant:
         return info.kind if info else "formazione"
 
     def _passages(self, question: str, chunks: list[Chunk]) -> tuple[list[str], list[Citation]]:
-        passages: list[str] = []
-        citations: list[Citation] = []
-        for chunk in chunks:
-            info = self.retriever.catalog.document(chunk.doc_id)
-            if info is None:
-                continue
-            label = kind_label(info.kind) + (" " + text("training_note") if info.kind == "formazione" else "")
-            passages.append(render("passage.md", number=len(passages) + 1, kind_label=label,
-                                   reference=reference(chunk, info), quote=quote(question, chunk.text)))
-            citations.append(citation(chunk, info))
-        return passages, citations
+        return quoted_passages(question, chunks, self.retriever.catalog)
 
     def compose(self, raw: str, question: Question, hits: list[Hit], audience: str) -> Answer:
         selected = self.select(question.text, hits)
@@ -225,6 +215,21 @@ class Assistant:
                       sources=sources, notice=text("notice"))
         return Answer(query=raw, answer=body, refused=False, source="extractive", citations=tuple(citations),
                       notes=question.notes, hits=tuple(hits))
+
+
+def quoted_passages(question: str, chunks: list[Chunk], catalog: Catalog) -> tuple[list[str], list[Citation]]:
+    """Numbered passages quoting each chunk (kind, reference, version) and their citations."""
+    passages: list[str] = []
+    citations: list[Citation] = []
+    for chunk in chunks:
+        info = catalog.document(chunk.doc_id)
+        if info is None:
+            continue
+        label = kind_label(info.kind) + (" " + text("training_note") if info.kind == "formazione" else "")
+        passages.append(render("passage.md", number=len(passages) + 1, kind_label=label,
+                               reference=reference(chunk, info), quote=quote(question, chunk.text)))
+        citations.append(citation(chunk, info))
+    return passages, citations
 
 
 def quote(question: str, passage: str) -> str:

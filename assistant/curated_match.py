@@ -15,15 +15,14 @@ from dataclasses import dataclass
 import numpy as np
 from sqlalchemy.exc import SQLAlchemyError
 
-from .answer import quote
+from .answer import quoted_passages
 from .catalog import Catalog
-from .citations import citation, kind_label, reference
 from .config import Settings
 from .curated import CuratedAnswer, CuratedStore, citation_problem, italian_date, resolve, text_hash
 from .embeddings import Embedder, get_embedder
 from .glossary import Glossary, load_glossary
-from .models import Answer, Chunk, Citation
-from .prompts import render, text
+from .models import Answer, Chunk
+from .prompts import text
 
 log = logging.getLogger(__name__)
 
@@ -151,16 +150,7 @@ class CuratedMatcher:
         chunks: list[Chunk] = []
         for ref in curated.citations:
             chunks.extend(c for c in resolve(ref, self.catalog) if c not in chunks)
-        passages: list[str] = []
-        citations: list[Citation] = []
-        for chunk in chunks[:MAX_CITED_CHUNKS]:
-            info = self.catalog.document(chunk.doc_id)
-            if info is None:
-                continue
-            label = kind_label(info.kind) + (" " + text("training_note") if info.kind == "formazione" else "")
-            passages.append(render("passage.md", number=len(passages) + 1, kind_label=label,
-                                   reference=reference(chunk, info), quote=quote(question, chunk.text)))
-            citations.append(citation(chunk, info))
+        passages, citations = quoted_passages(question, chunks[:MAX_CITED_CHUNKS], self.catalog)
         parts = [HEADER.format(author=curated.author, date=italian_date(curated.approved_at)),
                  ANSWERS.format(question=curated.question), curated.answer]
         terms = [self.glossary.entries[t].term for t in curated.glossary_terms
