@@ -158,6 +158,7 @@ def test_trainer_saves_a_chat_answer_approves_it_and_the_chat_serves_it(page) ->
     page.wait_for_function("() => document.querySelector('#lc-cur-results')?.innerText.includes('approvata')")
     page.get_by_role("tab", name="Chiedi").click()
     page.click("#lc-new")
+    page.wait_for_function("() => document.querySelectorAll('#lc-chat .message').length === 0")
     ask(page, question)
     answer = page.locator("#lc-chat .message").last.inner_text()
     assert "Risposta curata dai formatori - autore: formatrice, approvata il" in answer
