@@ -29,7 +29,8 @@ def reference(chunk: Chunk, info: DocumentInfo) -> str:
     """Location, document and version: the text of a numbered citation."""
     where = location(chunk, info)
     head = f"{where}, {info.ref}" if chunk.article else (f"{info.ref}, {where}" if where else info.ref)
-    return f"{head} ({info.version_text})"
+    # «» in an answer mark verbatim quotations only: a heading's own guillemets become curly quotes here.
+    return f"{head} ({info.version_text})".replace("«", "“").replace("»", "”")
 
 
 def citation(chunk: Chunk, info: DocumentInfo) -> Citation:
