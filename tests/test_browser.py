@@ -184,3 +184,37 @@ def test_official_fills_the_draft_form_and_downloads_the_docx(page, tmp_path: Pa
     assert "Comune di Milano - Direzione Welfare" in text and "24 mesi" in text
     assert "[DA COMPLETARE" in text  # what the official did not give stays to be completed
     shot(page, "journey-draft-docx")
+
+
+UNLABELLED_CONTROLS = """() => {
+  const visible = el => el.offsetParent !== null && getComputedStyle(el).visibility !== 'hidden';
+  const named = el => (el.getAttribute('aria-label') || '').trim() || el.getAttribute('aria-labelledby')
+    || (el.id && document.querySelector(`label[for="${el.id}"]`)) || el.closest('label')
+    || (el.tagName === 'BUTTON' && el.innerText.trim()) || el.getAttribute('title');
+  return [...document.querySelectorAll('input:not([type=hidden]), textarea, select, button')]
+    .filter(visible).filter(el => !named(el)).map(el => el.outerHTML.slice(0, 120));
+}"""
+
+CONTRAST = """() => {
+  const rgb = s => s.match(/\\d+(\\.\\d+)?/g).slice(0, 3).map(Number);
+  const lum = c => { const [r, g, b] = c.map(v => { v /= 255; return v <= 0.03928 ? v / 12.92 : ((v + 0.055) / 1.055) ** 2.4; });
+                     return 0.2126 * r + 0.7152 * g + 0.0722 * b; };
+  const el = document.querySelector('#lc-send');
+  const st = getComputedStyle(el);
+  const [a, b] = [lum(rgb(st.color)), lum(rgb(st.backgroundColor))];
+  return (Math.max(a, b) + 0.05) / (Math.min(a, b) + 0.05);
+}"""
+
+
+def test_controls_are_labelled_keyboard_reachable_and_readable(page) -> None:  # type: ignore[no-untyped-def]
+    for tab in ("Chiedi", "Glossario", "Documenti", "Redazione avviso", "Verifica avviso", "Risposte curate"):
+        page.get_by_role("tab", name=tab).click()
+        assert page.evaluate(UNLABELLED_CONTROLS) == [], tab
+    page.get_by_role("tab", name="Chiedi").click()
+    page.focus("#lc-question textarea")
+    for _ in range(40):  # the send button is reachable with the keyboard alone
+        page.keyboard.press("Tab")
+        if page.evaluate("document.activeElement && document.activeElement.id") == "lc-send":
+            break
+    assert page.evaluate("document.activeElement.id") == "lc-send"
+    assert page.evaluate(CONTRAST) >= 4.5  # WCAG 2.1 AA for normal text
