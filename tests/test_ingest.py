@@ -100,3 +100,23 @@ def test_single_extra_file_is_added_without_removing_others(tmp_path: Path) -> N
     assert report.added == ["delibera"] and report.documents == 3
     shutil.rmtree(corpus / "formazione")
     assert ingest(settings).removed == ["nota"]
+
+
+@pytest.mark.server
+def test_server_mode_end_to_end_and_a_second_instance(tmp_path: Path, chroma_server) -> None:  # type: ignore[no-untyped-def]
+    """Ingest into a real Chroma server; another instance without local files rebuilds them from the store."""
+    from assistant.answer import Assistant
+
+    host, port = chroma_server
+    corpus = tiny_corpus(tmp_path / "corpus")
+    collection = f"e2e_{abs(hash(str(tmp_path))) % 10**8}"
+    first = make_settings(tmp_path / "one", corpus, store="server", chroma_host=host, chroma_port=port,
+                          collection=collection)
+    assert ingest(first).chunks == 8
+    hits = Assistant.load(first).search("Qual è la finalità della co-programmazione?", 3)
+    assert hits[0].chunk.id == "dlgs-117-2017-codice-terzo-settore:55:2"
+    second = make_settings(tmp_path / "two", corpus, store="server", chroma_host=host, chroma_port=port,
+                           collection=collection)
+    again = Assistant.load(second).search("Qual è la finalità della co-programmazione?", 3)
+    assert [h.chunk.id for h in again] == [h.chunk.id for h in hits]
+    assert (second.index_dir / "catalog.json").is_file()
