@@ -19,6 +19,8 @@ from assistant.answer import Assistant  # noqa: E402
 from assistant.config import Settings, load_settings  # noqa: E402
 from assistant.ui import chat as chat_ui  # noqa: E402
 from assistant.ui import library  # noqa: E402
+from assistant.ui.curated_tab import build_curated_tab  # noqa: E402
+from assistant.ui.drafting_tab import build_drafting_tabs  # noqa: E402
 from assistant.ui.info import about_markdown  # noqa: E402
 from assistant.ui.services import Services  # noqa: E402
 
@@ -118,8 +120,8 @@ def build_app(settings: Settings, assistant: Assistant | None = None) -> gr.Bloc
                                          elem_id="lc-glossary-list")
                 glossary_view = gr.HTML("", elem_id="lc-glossary-entry")
 
-            curated_tab = _curated_tab(services, user)
-            drafting_tabs = _drafting_tabs(services)
+            wire_save_button = build_curated_tab(services, user)
+            build_drafting_tabs(services)
 
             with gr.Tab("Documenti", id="documenti"):
                 documents = gr.Dataframe(
@@ -201,9 +203,8 @@ def build_app(settings: Settings, assistant: Assistant | None = None) -> gr.Bloc
             return result.user, result.message
 
         login_button.click(on_login, [login_user, login_password], [user, login_status], api_name=False)
-        if curated_tab is not None:
-            curated_tab(answers, audience, save_curated)
-        _ = drafting_tabs
+        if wire_save_button is not None:
+            wire_save_button(answers, audience, save_curated)
     return app
 
 
@@ -217,29 +218,6 @@ def _glossary_view(services: Services, term_id: str | None) -> str:
     if not term_id or services.assistant is None or term_id not in services.assistant.glossary.entries:
         return ""
     return library.glossary_entry_html(services, services.assistant.glossary.entries[term_id])
-
-
-def _curated_tab(services: Services, user: gr.State) -> Any:
-    """The "Risposte curate" tab when the curated module is installed; returns a wiring function."""
-    try:
-        from assistant.ui.curated_tab import build_curated_tab
-    except ImportError:
-        with gr.Tab("Risposte curate", id="curate"):
-            gr.Markdown("Le risposte curate non sono disponibili in questa installazione.")
-        return None
-    return build_curated_tab(services, user)
-
-
-def _drafting_tabs(services: Services) -> Any:
-    try:
-        from assistant.ui.drafting_tab import build_drafting_tabs
-    except ImportError:
-        with gr.Tab("Redazione avviso", id="redazione"):
-            gr.Markdown("La redazione guidata non è disponibile in questa installazione.")
-        with gr.Tab("Verifica avviso", id="verifica"):
-            gr.Markdown("La verifica degli avvisi non è disponibile in questa installazione.")
-        return None
-    return build_drafting_tabs(services)
 
 
 def main() -> None:

@@ -31,6 +31,17 @@ def _queries(query: list[str] | None) -> Iterable[str]:
             yield line.rstrip("\n")
 
 
+def report_check(problems: list[str], failure: str, success: str) -> int:
+    """The `... check` commands: one `Errore:` line per problem and a summary on stderr (exit 1), or `success`."""
+    if problems:
+        for problem in problems:
+            print(f"Errore: {problem}", file=sys.stderr)
+        print(failure, file=sys.stderr)
+        return 1
+    print(success)
+    return 0
+
+
 def _print_json(data: Any) -> None:
     sys.stdout.write(json.dumps(data, ensure_ascii=False) + "\n")
     sys.stdout.flush()

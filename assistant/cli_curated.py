@@ -129,6 +129,7 @@ def cmd_export(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_check(args: argparse.Namespace, settings: Settings) -> int:
+    from .cli import report_check
     from .curated_match import CuratedMatcher, check_curated
 
     context = open_context(settings)
@@ -136,14 +137,11 @@ def cmd_check(args: argparse.Namespace, settings: Settings) -> int:
     problems = check_curated(context.store, context.catalog, matcher)
     answers = context.store.find()
     approved = sum(a.status == "approvata" for a in answers)
-    if problems:
-        for problem in problems:
-            print(f"Errore: {problem}", file=sys.stderr)
-        print(f"Risposte curate da rivedere: {len(problems)} problemi su {len(answers)} risposte.", file=sys.stderr)
-        return 1
-    print(f"Risposte curate valide: {len(answers)} risposte ({approved} approvate), tutte le citazioni risolte, "
-          "nessun testo citato cambiato dopo l'approvazione, ogni risposta approvata servita per la sua domanda.")
-    return 0
+    return report_check(
+        problems, f"Risposte curate da rivedere: {len(problems)} problemi su {len(answers)} risposte.",
+        f"Risposte curate valide: {len(answers)} risposte ({approved} approvate), tutte le citazioni risolte, "
+        "nessun testo citato cambiato dopo l'approvazione, ogni risposta approvata servita per la sua domanda.",
+    )
 
 
 # --- writing -----------------------------------------------------------------------------------------

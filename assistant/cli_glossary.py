@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 from dataclasses import asdict
 from typing import Any
 
@@ -56,19 +55,16 @@ def cmd_glossary(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def run_check(settings: Settings) -> int:
+    from .cli import report_check
     from .corpus_check import indexed_catalog
 
     glossary = load_glossary(settings.corpus_dir / "glossario")
     catalog = indexed_catalog(settings)
     problems = check(glossary, lambda ref: bool(catalog.resolve(ref.doc_id, ref.article, ref.comma, ref.section)))
-    if problems:
-        for problem in problems:
-            print(f"Errore: {problem}", file=sys.stderr)
-        print(f"Glossario non valido: {len(problems)} problemi in {len(glossary.entries)} voci.", file=sys.stderr)
-        return 1
-    print(f"Glossario valido: {len(glossary.entries)} voci, tutte le basi normative corrispondono a passaggi "
-          "indicizzati.")
-    return 0
+    return report_check(
+        problems, f"Glossario non valido: {len(problems)} problemi in {len(glossary.entries)} voci.",
+        f"Glossario valido: {len(glossary.entries)} voci, tutte le basi normative corrispondono a passaggi indicizzati.",
+    )
 
 
 def register(sub: Any) -> None:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import sys
 from typing import Any
 
 from .catalog import Catalog
@@ -73,15 +72,12 @@ def check_corpus(settings: Settings) -> list[str]:
 
 
 def cmd_corpus(args: argparse.Namespace, settings: Settings) -> int:
+    from .cli import report_check
+
     problems = check_corpus(settings)
-    if problems:
-        for problem in problems:
-            print(f"Errore: {problem}", file=sys.stderr)
-        print(f"Corpus non valido: {len(problems)} problemi.", file=sys.stderr)
-        return 1
-    manifest = load_manifest(settings.corpus_dir)
-    print(f"Corpus valido: {len(manifest.documents)} documenti nel manifest, tutte le citazioni risolte.")
-    return 0
+    documents = len(load_manifest(settings.corpus_dir).documents) if not problems else 0
+    return report_check(problems, f"Corpus non valido: {len(problems)} problemi.",
+                        f"Corpus valido: {documents} documenti nel manifest, tutte le citazioni risolte.")
 
 
 def register(sub: Any) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import re
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from functools import cached_property
 
 import numpy as np
@@ -14,7 +14,7 @@ from .config import Settings
 from .embeddings import Embedder, get_embedder
 from .glossary import Glossary, is_definitional, load_glossary
 from .legal import CHUNKER_VERSION
-from .models import Chunk, Hit
+from .models import Chunk, DocumentInfo, Hit
 from .store import ChromaStore, IndexIdentity, StoreError, open_store
 from .references import DOC_ALIASES, Ref
 from .spelling import Speller
@@ -254,11 +254,5 @@ def rebuild_local_indexes(settings: Settings, store: ChromaStore) -> tuple[Catal
     return catalog, lexical
 
 
-def _unknown(doc_id: str):  # type: ignore[no-untyped-def]
-    from .models import DocumentInfo
-
+def _unknown(doc_id: str) -> DocumentInfo:
     return DocumentInfo(doc_id=doc_id, path="", title=doc_id, kind="formazione", in_manifest=False)
-
-
-def with_score(hit: Hit, score: float) -> Hit:
-    return replace(hit, score=score)

@@ -14,9 +14,6 @@ import argparse
 import json
 import os
 import random
-import socket
-import subprocess
-import sys
 import tempfile
 import time
 from dataclasses import replace
@@ -33,6 +30,7 @@ from assistant.legal import CHUNKER_VERSION, embed_text
 from assistant.models import Chunk
 from assistant.retrieve import Retriever
 from assistant.store import IndexIdentity, open_store
+from evals.appserver import serving_app
 from evals.metrics import percentile
 from evals.run import DATASETS, load_items
 
@@ -109,40 +107,20 @@ def bench_scale(settings: Settings, workdir: Path, questions: list[str], total: 
             "scaled_chunks": store.count(), "scaled": latencies(questions, lambda q: big.search(q, 5))}
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 def bench_serving(questions: list[str]) -> dict[str, Any]:
     """Start the app, ask through gradio_client, read the server's resident memory."""
     from gradio_client import Client
 
-    port = _free_port()
-    env = dict(os.environ, GRADIO_SERVER_PORT=str(port), GRADIO_SERVER_NAME="127.0.0.1")
-    proc = subprocess.Popen([sys.executable, str(REPO / "app.py")], cwd=REPO, env=env,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    try:
-        deadline = time.time() + 180
-        while time.time() < deadline:
-            try:
-                with socket.create_connection(("127.0.0.1", port), timeout=1):
-                    break
-            except OSError:
-                time.sleep(0.5)
-        client = Client(f"http://127.0.0.1:{port}/", verbose=False)
+    with serving_app() as (proc, url):
+        client = Client(url, verbose=False)
         values = []
         for question in questions:
             ms, _ = timed(client.predict, question, [], "operatore", api_name="/ask")
             values.append(ms)
         rss_kb = int(next(line.split()[1] for line in Path(f"/proc/{proc.pid}/status").read_text().splitlines()
                           if line.startswith("VmRSS")))
-        return {"rss_mb": rss_kb / 1024, "http_p50_ms": percentile(values, 50), "http_p95_ms": percentile(values, 95),
-                "n": len(values)}
-    finally:
-        proc.terminate()
-        proc.wait(timeout=30)
+    return {"rss_mb": rss_kb / 1024, "http_p50_ms": percentile(values, 50), "http_p95_ms": percentile(values, 95),
+            "n": len(values)}
 
 
 def table(report: dict[str, Any]) -> str:

@@ -7,16 +7,13 @@ reports errors and latency percentiles, and writes evals/LOAD_RESULTS.md.
 from __future__ import annotations
 
 import argparse
-import os
-import socket
-import subprocess
-import sys
 import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from evals.appserver import serving_app
 from evals.metrics import percentile
 from evals.run import DATASETS, load_items
 
@@ -81,28 +78,6 @@ def run_load(url: str, questions: list[str], clients: int, seconds: float,
     return report
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def start_app(env_extra: dict[str, str] | None = None) -> tuple[subprocess.Popen[bytes], str]:
-    port = _free_port()
-    env = dict(os.environ, GRADIO_SERVER_NAME="127.0.0.1", GRADIO_SERVER_PORT=str(port), **(env_extra or {}))
-    proc = subprocess.Popen([sys.executable, str(REPO / "app.py")], cwd=REPO, env=env,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.time() + 180
-    while time.time() < deadline:
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=1):
-                return proc, f"http://127.0.0.1:{port}/"
-        except OSError:
-            time.sleep(0.5)
-    proc.terminate()
-    raise RuntimeError("l'app non si è avviata entro 180 s")
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--clients", type=int, default=20)
@@ -110,16 +85,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--url", default=None)
     args = parser.parse_args(argv)
     questions = [i.question for i in load_items(DATASETS / "retrieval_dev.jsonl")]
-    proc = None
-    url = args.url
-    if url is None:
-        proc, url = start_app()
-    try:
-        report = run_load(url, questions, args.clients, args.seconds)
-    finally:
-        if proc is not None:
-            proc.terminate()
-            proc.wait(timeout=30)
+    if args.url:
+        report = run_load(args.url, questions, args.clients, args.seconds)
+    else:
+        with serving_app() as (_, url):
+            report = run_load(url, questions, args.clients, args.seconds)
     s = report.summary()
     text = (f"# Load\n\n`python -m evals.load --clients {args.clients} --seconds {args.seconds:g}`: "
             f"{s['clients']} concurrent gradio_client users asking different dev questions (both audiences) "

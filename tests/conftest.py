@@ -6,10 +6,8 @@ import contextlib
 import os
 import re
 import shutil
-import socket
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -18,6 +16,7 @@ import pytest
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 from assistant.config import Settings, load_settings  # noqa: E402
+from evals.appserver import free_port, serving_app, wait_for_port  # noqa: E402
 
 REPO = Path(__file__).resolve().parent.parent
 CORPUS = REPO / "corpus"
@@ -101,12 +100,6 @@ def full_settings() -> Settings:
     return settings
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 @pytest.fixture(scope="session")
 def chroma_server(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-def]
     """A real Chroma server: the one `.ci/run` started (LC_TEST_CHROMA_PORT) or one started here."""
@@ -115,19 +108,12 @@ def chroma_server(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-
         yield "127.0.0.1", int(port)
         return
     chroma = shutil.which("chroma") or str(Path(sys.executable).with_name("chroma"))
-    port_number = _free_port()
+    port_number = free_port()
     path = tmp_path_factory.mktemp("chroma-server")
     proc = subprocess.Popen([chroma, "run", "--path", str(path), "--host", "127.0.0.1", "--port", str(port_number)],
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
-        deadline = time.time() + 60
-        while time.time() < deadline:
-            try:
-                with socket.create_connection(("127.0.0.1", port_number), timeout=1):
-                    break
-            except OSError:
-                time.sleep(0.3)
-        else:
+        if not wait_for_port(port_number, 60, proc):
             pytest.fail("Il server Chroma non si è avviato entro 60 s.")
         yield "127.0.0.1", port_number
     finally:
@@ -138,24 +124,10 @@ def chroma_server(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-
 @contextlib.contextmanager
 def app_server(settings: Settings, log_path: Path, **env_extra: str) -> Iterator[str]:
     """`python app.py` on a free port of 127.0.0.1 over the given corpus and data; yields its URL."""
-    port = _free_port()
-    env = dict(os.environ, LC_CORPUS_DIR=str(settings.corpus_dir), LC_DATA_DIR=str(settings.data_dir),
-               GRADIO_SERVER_NAME="127.0.0.1", GRADIO_SERVER_PORT=str(port), **env_extra)
-    with log_path.open("w") as log:
-        proc = subprocess.Popen([sys.executable, str(REPO / "app.py")], cwd=REPO, env=env, stdout=log, stderr=log)
+    env = {"LC_CORPUS_DIR": str(settings.corpus_dir), "LC_DATA_DIR": str(settings.data_dir), **env_extra}
+    with log_path.open("w") as log, contextlib.ExitStack() as stack:
         try:
-            deadline = time.time() + 180
-            while time.time() < deadline:
-                if proc.poll() is not None:
-                    pytest.fail("L'app è terminata: " + log_path.read_text()[-2000:])
-                try:
-                    with socket.create_connection(("127.0.0.1", port), timeout=1):
-                        break
-                except OSError:
-                    time.sleep(0.5)
-            else:
-                pytest.fail("L'app non si è avviata: " + log_path.read_text()[-2000:])
-            yield f"http://127.0.0.1:{port}/"
-        finally:
-            proc.terminate()
-            proc.wait(timeout=30)
+            _, url = stack.enter_context(serving_app(env, log))
+        except RuntimeError:
+            pytest.fail("L'app non si è avviata: " + log_path.read_text()[-2000:])
+        yield url

@@ -11,7 +11,6 @@ from __future__ import annotations
 import glob
 import os
 import shutil
-import socket
 import subprocess
 import tempfile
 from collections.abc import Iterator
@@ -19,14 +18,10 @@ from pathlib import Path
 
 import pytest
 
+from evals.appserver import free_port
+
 ENV = "LC_TEST_DATABASE_URL"
 TABLES = ("curated_revisions", "curated_answers", "schema_version")
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def _bin_dir() -> Path:
@@ -60,7 +55,7 @@ def postgres_server() -> Iterator[str]:
     if os.geteuid() == 0:
         shutil.chown(root, "postgres", "postgres")
     os.chmod(root, 0o700)
-    port = _free_port()
+    port = free_port()
     run = {"check": True, "capture_output": True, "timeout": 120}
     try:
         subprocess.run(_as_owner([str(bindir / "initdb"), "-D", str(data), "-U", "lc", "--auth=trust",

@@ -10,11 +10,10 @@ from ..models import Answer
 from .handlers import chat
 from .library import answer_terms_html
 from .services import Services
-from .views import source_card
+from .views import EMPTY_SOURCES, source_card
 
 log = logging.getLogger(__name__)
 
-EMPTY_SOURCES = "<p class='lc-empty'>Le fonti citate nella risposta compariranno qui, con il testo completo.</p>"
 
 
 @dataclass

@@ -8,7 +8,7 @@ from typing import Any
 
 from ..answer import Assistant, QuestionError
 from ..models import Answer
-from .views import sources_panel
+from .views import EMPTY_SOURCES, sources_panel
 
 log = logging.getLogger(__name__)
 
@@ -46,4 +46,4 @@ def chat(assistant: Assistant | None, message: str, history: list[dict[str, Any]
 
 
 def sources_panel_empty() -> str:
-    return "<p class='lc-empty'>Le fonti citate nella risposta compariranno qui, con il testo completo.</p>"
+    return EMPTY_SOURCES

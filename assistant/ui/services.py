@@ -74,7 +74,3 @@ class Services:
                 self.desk = replace(self.desk, catalog=fresh.retriever.catalog)
         with self._lock:
             self.assistant, self.unavailable = fresh, ""
-
-    @property
-    def lock(self) -> threading.Lock:
-        return self._lock

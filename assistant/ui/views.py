@@ -9,6 +9,9 @@ from ..citations import kind_label
 from ..models import Answer, Chunk, Citation
 
 
+EMPTY_SOURCES = "<p class='lc-empty'>Le fonti citate nella risposta compariranno qui, con il testo completo.</p>"
+
+
 def article_context(catalog: Catalog, chunk: Chunk) -> list[Chunk]:
     """The whole article for a comma of a norm; the neighbouring passages for anything else."""
     if chunk.article:
@@ -50,5 +53,5 @@ def source_card(catalog: Catalog, number: int, cited: Citation) -> str:
 
 def sources_panel(catalog: Catalog, answer: Answer | None) -> str:
     if answer is None or not answer.citations:
-        return "<p class='lc-empty'>Le fonti citate nella risposta compariranno qui, con il testo completo.</p>"
+        return EMPTY_SOURCES
     return "".join(source_card(catalog, n, c) for n, c in enumerate(answer.citations, start=1))
