@@ -17,6 +17,7 @@ import gradio as gr  # noqa: E402
 
 from assistant.answer import Assistant  # noqa: E402
 from assistant.config import Settings, load_settings  # noqa: E402
+from assistant.models import AUDIENCE_LABELS, AUDIENCES, SUPPORTED_SUFFIXES  # noqa: E402
 from assistant.ui import chat as chat_ui  # noqa: E402
 from assistant.ui import library  # noqa: E402
 from assistant.ui.curated_tab import build_curated_tab  # noqa: E402
@@ -38,7 +39,6 @@ EXAMPLES = [
     "Cosa devo predeterminare nell'avviso prima dell'istruttoria?",
     "Una convenzione con una ODV può prevedere un compenso?",
 ]
-AUDIENCES = [("Funzionario pubblico", "funzionario"), ("Operatore del Terzo settore", "operatore")]
 KINDS = [("Materiale formativo", "formazione"), ("Norma", "norma"), ("Linee guida", "linee_guida"),
          ("Giurisprudenza", "giurisprudenza"), ("Prassi", "prassi"), ("Avviso (atto locale)", "avviso")]
 CSS = """
@@ -73,7 +73,7 @@ def build_app(settings: Settings, assistant: Assistant | None = None) -> gr.Bloc
         gr.Markdown(f"# {TITLE}")
         gr.Markdown(NOTICE, elem_id="lc-notice")
         with gr.Row():
-            audience = gr.Radio(choices=AUDIENCES, value="operatore", label="Chi sei? (le risposte si adattano)",
+            audience = gr.Radio(choices=[(AUDIENCE_LABELS[a], a) for a in AUDIENCES], value="operatore", label="Chi sei? (le risposte si adattano)",
                                 elem_id="lc-audience", scale=3)
             with gr.Accordion("Accesso formatori", open=False, elem_id="lc-login"):
                 login_user = gr.Textbox(label="Utente", elem_id="lc-login-user")
@@ -132,7 +132,7 @@ def build_app(settings: Settings, assistant: Assistant | None = None) -> gr.Bloc
                 with gr.Row():
                     upload = gr.File(label=f"Carica documenti (PDF, DOCX, TXT, MD; massimo {settings.max_upload_mb} "
                                            "MB ciascuno)", file_count="multiple",
-                                     file_types=list(library.ACCEPTED), elem_id="lc-upload")
+                                     file_types=list(SUPPORTED_SUFFIXES), elem_id="lc-upload")
                     upload_kind = gr.Dropdown(choices=KINDS, value="formazione", label="Tipo dei documenti caricati",
                                               elem_id="lc-upload-kind")
                 upload_button = gr.Button("Carica e indicizza", variant="primary", elem_id="lc-upload-button")

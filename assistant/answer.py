@@ -6,27 +6,25 @@ One refusal path: when the evidence is weak the answer is REFUSAL plus what the 
 from __future__ import annotations
 
 import logging
-import re
 from dataclasses import dataclass, replace
 from typing import Protocol
 
-from .citations import citation, kind_label, reference
-from .catalog import Catalog, LexicalIndex
+from .catalog import LexicalIndex
+from .citations import kind_label, quoted_passages
 from .config import Settings
+from .errors import UserError
 from .glossary import Entry, Glossary, is_definitional
-from .models import KIND_PRIORITY, Answer, Chunk, Citation, GlossaryRef, Hit
+from .models import AUDIENCES, KIND_PRIORITY, Answer, Chunk, Citation, GlossaryRef, Hit
 from .prompts import render, text
 from .retrieve import Retriever
-from .text import sentences, tokens
+from .text import tokens
 
 log = logging.getLogger(__name__)
 
 REFUSAL = text("refusal")
-QUOTE_WHOLE_CHARS = 700
-AUDIENCES = ("funzionario", "operatore")
 
 
-class QuestionError(ValueError):
+class QuestionError(UserError, ValueError):
     """An unusable question; the message is the Italian text to show."""
 
 
@@ -215,59 +213,3 @@ class Assistant:
                       sources=sources, notice=text("notice"))
         return Answer(query=raw, answer=body, refused=False, source="extractive", citations=tuple(citations),
                       notes=question.notes, hits=tuple(hits))
-
-
-def quoted_passages(question: str, chunks: list[Chunk], catalog: Catalog) -> tuple[list[str], list[Citation]]:
-    """Numbered passages quoting each chunk (kind, reference, version) and their citations."""
-    passages: list[str] = []
-    citations: list[Citation] = []
-    for chunk in chunks:
-        info = catalog.document(chunk.doc_id)
-        if info is None:
-            continue
-        label = kind_label(info.kind) + (" " + text("training_note") if info.kind == "formazione" else "")
-        passages.append(render("passage.md", number=len(passages) + 1, kind_label=label,
-                               reference=reference(chunk, info), quote=quote(question, chunk.text)))
-        citations.append(citation(chunk, info))
-    return passages, citations
-
-
-def quote(question: str, passage: str) -> str:
-    """The whole comma when short; otherwise its best sentences, in order, with "[…]" for what is left out."""
-    # Inner guillemets become curly quotes so that «…» delimits exactly what is quoted.
-    flat = " ".join(passage.split()).replace("«", "“").replace("»", "”")
-    if len(flat) <= QUOTE_WHOLE_CHARS:
-        return f"«{flat}»"
-    parts = sentences(flat)
-    wanted = set(tokens(question))
-    scored = []
-    for index, sentence in enumerate(parts):
-        overlap = len(wanted & set(tokens(sentence)))
-        scored.append((overlap - index * 0.01, index))
-    keep: list[int] = []
-    budget = QUOTE_WHOLE_CHARS
-    for _, index in sorted(scored, reverse=True):
-        if len(parts[index]) <= budget or not keep:
-            keep.append(index)
-            budget -= len(parts[index])
-        if budget <= 120:
-            break
-    keep.sort()
-    pieces: list[str] = []
-    previous = -1
-    for index in keep:
-        if index != previous + 1:
-            pieces.append("[…]")
-        pieces.append(parts[index])
-        previous = index
-    if previous != len(parts) - 1:
-        pieces.append("[…]")
-    return "«" + " ".join(pieces) + "»"
-
-
-def quoted_spans(answer_text: str) -> list[str]:
-    """The literal quotations of an answer (for the citation-validity check)."""
-    spans = []
-    for match in re.finditer(r"«(.*?)»", answer_text, flags=re.DOTALL):
-        spans.extend(p.strip() for p in match.group(1).split("[…]") if p.strip())
-    return spans

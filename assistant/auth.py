@@ -6,16 +6,14 @@ password read on standard input. Only trainers may write curated answers (`requi
 
 from __future__ import annotations
 
-import argparse
 import hashlib
 import hmac
 import logging
 import secrets
-import sys
 from dataclasses import dataclass
-from typing import Any
 
 from .config import Settings
+from .errors import UserError
 
 log = logging.getLogger(__name__)
 
@@ -27,7 +25,7 @@ MIN_PASSWORD_CHARS = 8
 _DUMMY = f"{ALGORITHM}${MIN_ITERATIONS}${'00' * 16}${'00' * 32}"
 
 
-class AuthError(ValueError):
+class AuthError(UserError, ValueError):
     """Malformed trainer settings or hashes; the message is Italian and says how to fix them."""
 
 
@@ -131,25 +129,3 @@ def login(trainers: Trainers, user: str | None, password: str | None) -> str:
     if not trainers.authenticate(user, password):
         raise PermissionError(f"Password errata per il formatore {user!r}.")
     return user
-
-
-# --- CLI: `assistant trainer hash` ----------------------------------------------------------------------
-
-
-def cmd_trainer(args: argparse.Namespace, settings: Settings) -> int:
-    from .cli import CliError
-
-    password = sys.stdin.readline().rstrip("\r\n")
-    if len(password) < MIN_PASSWORD_CHARS:
-        raise CliError(f"La password deve avere almeno {MIN_PASSWORD_CHARS} caratteri (letta da standard input).")
-    encoded = hash_password(password)
-    print(encoded)
-    print(f"Aggiungi il formatore con LC_TRAINER_USERS='nome:{encoded}' (più formatori separati da virgole).",
-          file=sys.stderr)
-    return 0
-
-
-def register(sub: Any) -> None:
-    p = sub.add_parser("trainer", help="account dei formatori: `assistant trainer hash` (password da stdin)")
-    p.add_argument("action", choices=["hash"], help="hash: legge una password da stdin e stampa il suo hash")
-    p.set_defaults(func=cmd_trainer)

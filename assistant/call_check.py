@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from .catalog import Catalog
+from .errors import UserError
 from .loaders import LoadError, SourceText, load
 from .models import Citation
 from .requirements import (
@@ -29,32 +30,24 @@ from .requirements import (
     citations_for,
     load_requirements,
 )
-from .text import fold, join_lines, sentences
+from .legal.grammar import CALL_ART_HEADING, CALL_NUMBERED_HEADING, MD_HEADING
+from .text import fold, fold_phrase, join_lines, sentences
 
 log = logging.getLogger(__name__)
 
 
-class CallCheckError(ValueError):
+class CallCheckError(UserError, ValueError):
     """A call that cannot be checked (missing, too large, unreadable); the message is Italian."""
 
 
 # --- the call as blocks ---------------------------------------------------------------------------
 
-_CO_JOIN = re.compile(r"\bco (?=progett|programm)")
-_MD_HEADING = re.compile(r"^#{1,6}\s+(.+?)\s*#*$")
-_ART_HEADING = re.compile(r"^art(?:icolo)?\.?\s*\d+[\w-]*\s*[-–—.:)]\s*\S", re.IGNORECASE)
-_NUM_HEADING = re.compile(r"^\d{1,2}(?:\.\d{1,2})*[.)]?\s+[A-ZÀ-Ý]")
 _PARAGRAPH_START = re.compile(r"^[A-ZÀ-Ý0-9•\-–*»«“\"(]")
 _MARKER_RE = re.compile(r"\bda completare\b")
 _QUOTED = re.compile(r"“[^”]*”|«[^»]*»|\"[^\"]*\"|^[^“«]*[”»]|[“«][^”»]*$", re.DOTALL)
 _BULLET = re.compile(r"^(?:[-•➢▪*–]\s|[a-z0-9]{1,2}[.)]\s)")
 _LAW_KINDS = ("norma", "linee_guida", "giurisprudenza", "prassi")
 _SHINGLE = 6
-
-
-def normalize(text: str) -> str:
-    """Matching form: folded, "co progettazione" joined, euro and percent signs kept as words."""
-    return _CO_JOIN.sub("co", fold(text.replace("€", " euro ").replace("%", " percento ")))
 
 
 @dataclass(frozen=True)
@@ -74,7 +67,7 @@ class Block:
 
 
 def make_block(text: str, page: int | None, section: str, heading: bool = False) -> Block:
-    return Block(text, normalize(text), page, section, heading, normalize(_QUOTED.sub(" … ", text)))
+    return Block(text, fold_phrase(text), page, section, heading, fold_phrase(_QUOTED.sub(" … ", text)))
 
 
 def _caps_ratio(text: str) -> float:
@@ -84,17 +77,17 @@ def _caps_ratio(text: str) -> float:
 
 def heading_text(line: str) -> str | None:
     """The heading a line is (Markdown, "Art. 4 - Durata", a short line in capitals), or None."""
-    if match := _MD_HEADING.match(line):
-        return match.group(1).strip("*_ ")
+    if match := MD_HEADING.match(line):
+        return match.group(2).strip("*_ ")
     if len(line) > 100 or line.endswith((",", ";")):
         return None
-    if _ART_HEADING.match(line) and (len(line) <= 70 or _caps_ratio(line) >= 0.6):
+    if CALL_ART_HEADING.match(line) and (len(line) <= 70 or _caps_ratio(line) >= 0.6):
         return line
     if line.endswith((".", ":", "!", "?")) or line.startswith(("“", "«", '"')):
         return None  # a sentence or a quoted title, not a heading
     if len(line) <= 90 and _caps_ratio(line) >= 0.85:
         return line
-    if _NUM_HEADING.match(line) and len(line) <= 60:
+    if CALL_NUMBERED_HEADING.match(line) and len(line) <= 60:
         return line  # "2. Finalità", "3) Durata e risorse"
     return line if len(line) <= 40 and len(line.split()) <= 5 and line[:1].isupper() else None  # "Oggetto"
 
@@ -123,7 +116,7 @@ def document_blocks(source: SourceText) -> list[Block]:
             caps = not raw.startswith("#") and not _ART_HEADING.match(raw)
             if caps and state["caps_heading"] and blocks and blocks[-1].heading:
                 head = blocks.pop().text + " " + head  # a title spread over several lines
-            state["section"], state["caps_heading"] = normalize(head), caps
+            state["section"], state["caps_heading"] = fold_phrase(head), caps
             blocks.append(make_block(head, state["page"], state["section"], True))
             continue
         state["caps_heading"] = False
@@ -145,7 +138,7 @@ def _law_shingles(catalog: Catalog) -> frozenset[int]:
     for chunk in catalog.chunks:
         info = catalog.documents.get(chunk.doc_id)
         if info is not None and info.kind in _LAW_KINDS:
-            words = normalize(chunk.text).split()
+            words = fold_phrase(chunk.text).split()
             out.update(hash(tuple(words[i : i + _SHINGLE])) for i in range(len(words) - _SHINGLE + 1))
     return frozenset(out)
 
@@ -179,10 +172,10 @@ def excerpt(text: str, patterns: Iterable[re.Pattern[str]] = ()) -> str:
         return text
     patterns = tuple(patterns)
     parts = sentences(text) or [text]
-    chosen = max(parts, key=lambda s: sum(bool(p.search(normalize(s))) for p in patterns))
+    chosen = max(parts, key=lambda s: sum(bool(p.search(fold_phrase(s))) for p in patterns))
     if len(chosen) <= EVIDENCE_MAX:
         return chosen
-    norm = normalize(chosen)
+    norm = fold_phrase(chosen)
     match = next((m for p in reversed(patterns) if (m := p.search(norm))), None)
     centre = int(len(chosen) * (match.start() / max(len(norm), 1))) if match else 0
     start = max(0, min(centre - EVIDENCE_MAX // 3, len(chosen) - EVIDENCE_MAX + 2))
@@ -330,7 +323,7 @@ def find_flag(flag: RedFlag, blocks: list[Block], law: set[int] | frozenset[int]
         if index in law or not any(p.search(block.own) for p in flag.patterns):
             continue
         for sentence in sentences(_QUOTED.sub(" … ", block.text)):
-            norm = normalize(_CLAUSE_BREAK.sub(f" {_CLAUSE_WORD} ", sentence))
+            norm = fold_phrase(_CLAUSE_BREAK.sub(f" {_CLAUSE_WORD} ", sentence))
             for pattern in flag.patterns:
                 if any(not _negated(norm, m.start()) for m in pattern.finditer(norm)):
                     return excerpt(sentence, (pattern,)), block
@@ -371,12 +364,12 @@ def check_blocks(blocks: list[Block], catalog: Catalog, requirements: Requiremen
     return CallReport(file, kind, tuple(results), tuple(flags))
 
 
-def read_call(path: Path, max_upload_mb: int = 20) -> SourceText:
-    """Load a call with its size checked first; every problem is a CallCheckError in Italian."""
+def read_call(path: Path, max_upload_mb: int | None = None) -> SourceText:
+    """Load a call with its size checked first (no limit for None); every problem is a CallCheckError in Italian."""
     if not path.is_file():
         raise CallCheckError(f"Impossibile verificare l'avviso: il file {path} non esiste.")
     size = path.stat().st_size
-    if size > max_upload_mb * 1024 * 1024:
+    if max_upload_mb is not None and size > max_upload_mb * 1024 * 1024:
         raise CallCheckError(
             f"Impossibile verificare l'avviso: {path.name} pesa {size / 1024 / 1024:.1f} MB, oltre il limite di "
             f"{max_upload_mb} MB (impostazione max_upload_mb, variabile LC_MAX_UPLOAD_MB).")
@@ -387,13 +380,15 @@ def read_call(path: Path, max_upload_mb: int = 20) -> SourceText:
         raise CallCheckError(f"Impossibile verificare l'avviso: {exc.message}") from None
 
 
-def check_call(path: Path, catalog: Catalog, requirements: Requirements | None = None, *,
-               max_upload_mb: int = 20, call_type: str | None = None, display_name: str | None = None) -> CallReport:
-    """Check a call (PDF, DOCX, TXT, MD) against the requirements; unreadable files raise CallCheckError."""
+def check_call(path: Path, catalog: Catalog, requirements: Requirements, *, max_upload_mb: int | None = None,
+               call_type: str | None = None, display_name: str | None = None) -> CallReport:
+    """Check a call (PDF, DOCX, TXT, MD) against the requirements; unreadable files raise CallCheckError.
+
+    `max_upload_mb` (the app's and the CLI's `Settings.max_upload_mb`) refuses larger files before reading them.
+    """
     if call_type is not None and call_type not in CALL_TYPES:
         raise CallCheckError(f"Tipo di procedura sconosciuto: {call_type!r} (usa {', '.join(CALL_TYPES)}).")
     source = read_call(Path(path), max_upload_mb)
-    requirements = requirements or load_requirements()
     blocks = document_blocks(source)
     if not blocks:
         raise CallCheckError(f"Impossibile verificare l'avviso: {Path(path).name} non contiene testo.")

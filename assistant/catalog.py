@@ -107,6 +107,18 @@ def section_matches(chunk: Chunk, section: str) -> bool:
     return _section_matches(tuple(fold(v) for v in (chunk.section, chunk.label) if v), fold(section))
 
 
+def embed_text(chunk: Chunk, info: DocumentInfo) -> str:
+    """What the embedder and BM25 see: the chunk with its document, article title and path."""
+    head = [info.ref] if info.kind == "norma" or info.ref == info.title else [info.title]
+    if chunk.article:
+        head.append(f"art. {chunk.article}" + (f" {chunk.article_title}" if chunk.article_title else ""))
+        if chunk.comma:
+            head.append(f"comma {chunk.comma}")
+    elif chunk.label:
+        head.append(chunk.label)
+    return " - ".join(head) + ": " + chunk.text
+
+
 class LexicalIndex:
     """BM25 (bm25s) over Italian-normalised, stemmed tokens of each chunk and its path."""
 

@@ -1,8 +1,15 @@
-"""How a chunk is cited: "art. 55, comma 2, D.Lgs. 117/2017 (testo vigente al 4-2-2023)"."""
+"""How a chunk is cited ("art. 55, comma 2, D.Lgs. 117/2017 (testo vigente al 4-2-2023)") and quoted («...»)."""
 
 from __future__ import annotations
 
-from .models import Chunk, Citation, DocumentInfo, KIND_LABELS
+import re
+
+from .catalog import Catalog
+from .models import KIND_LABELS, Chunk, Citation, DocumentInfo
+from .prompts import render, text
+from .text import sentences, tokens
+
+QUOTE_WHOLE_CHARS = 700
 
 
 def location(chunk: Chunk, info: DocumentInfo) -> str:
@@ -50,3 +57,59 @@ def citation(chunk: Chunk, info: DocumentInfo) -> Citation:
 
 def kind_label(kind: str) -> str:
     return KIND_LABELS.get(kind, kind)
+
+
+def quoted_passages(question: str, chunks: list[Chunk], catalog: Catalog) -> tuple[list[str], list[Citation]]:
+    """Numbered passages quoting each chunk (kind, reference, version) and their citations."""
+    passages: list[str] = []
+    citations: list[Citation] = []
+    for chunk in chunks:
+        info = catalog.document(chunk.doc_id)
+        if info is None:
+            continue
+        label = kind_label(info.kind) + (" " + text("training_note") if info.kind == "formazione" else "")
+        passages.append(render("passage.md", number=len(passages) + 1, kind_label=label,
+                               reference=reference(chunk, info), quote=quote(question, chunk.text)))
+        citations.append(citation(chunk, info))
+    return passages, citations
+
+
+def quote(question: str, passage: str) -> str:
+    """The whole comma when short; otherwise its best sentences, in order, with "[…]" for what is left out."""
+    # Inner guillemets become curly quotes so that «…» delimits exactly what is quoted.
+    flat = " ".join(passage.split()).replace("«", "“").replace("»", "”")
+    if len(flat) <= QUOTE_WHOLE_CHARS:
+        return f"«{flat}»"
+    parts = sentences(flat)
+    wanted = set(tokens(question))
+    scored = []
+    for index, sentence in enumerate(parts):
+        overlap = len(wanted & set(tokens(sentence)))
+        scored.append((overlap - index * 0.01, index))
+    keep: list[int] = []
+    budget = QUOTE_WHOLE_CHARS
+    for _, index in sorted(scored, reverse=True):
+        if len(parts[index]) <= budget or not keep:
+            keep.append(index)
+            budget -= len(parts[index])
+        if budget <= 120:
+            break
+    keep.sort()
+    pieces: list[str] = []
+    previous = -1
+    for index in keep:
+        if index != previous + 1:
+            pieces.append("[…]")
+        pieces.append(parts[index])
+        previous = index
+    if previous != len(parts) - 1:
+        pieces.append("[…]")
+    return "«" + " ".join(pieces) + "»"
+
+
+def quoted_spans(answer_text: str) -> list[str]:
+    """The literal quotations of an answer (for the citation-validity check)."""
+    spans = []
+    for match in re.finditer(r"«(.*?)»", answer_text, flags=re.DOTALL):
+        spans.extend(p.strip() for p in match.group(1).split("[…]") if p.strip())
+    return spans

@@ -10,11 +10,13 @@ from typing import Any, Literal
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
+from .errors import UserError
+
 CONFIG_ENV = "LC_CONFIG"
 DEFAULT_CONFIG_FILE = "lingua-comune.toml"
 
 
-class ConfigError(ValueError):
+class ConfigError(UserError, ValueError):
     """Invalid settings; the message is user-facing Italian text."""
 
 

@@ -2,33 +2,11 @@
 
 from __future__ import annotations
 
-import argparse
-from typing import Any
-
-from .catalog import Catalog
 from .config import Settings
-from .ingest import chunk_file, document_info
-from .loaders import LoadError
+from .errors import CheckReport
+from .index import indexed_catalog
 from .manifest import MANIFEST_NAME, ManifestError, corpus_files, load_manifest
 from .references import find_links
-
-
-def indexed_catalog(settings: Settings) -> Catalog:
-    """The catalogue of the built index; without an index, the corpus parsed now (same chunker, no vectors)."""
-    catalog = Catalog.load(settings.index_dir)
-    if catalog is not None:
-        return catalog
-    root = settings.corpus_dir
-    manifest = load_manifest(root)
-    chunks, documents = [], {}
-    for path in corpus_files(root, manifest):
-        info = document_info(path, manifest)
-        try:
-            chunks.extend(chunk_file(path, info, root))
-        except LoadError:
-            continue
-        documents[info.doc_id] = info
-    return Catalog(chunks, documents)
 
 
 def check_corpus(settings: Settings) -> list[str]:
@@ -71,17 +49,9 @@ def check_corpus(settings: Settings) -> list[str]:
     return problems
 
 
-def cmd_corpus(args: argparse.Namespace, settings: Settings) -> int:
-    from .cli import report_check
-
+def corpus_report(settings: Settings) -> CheckReport:
+    """The outcome of `assistant corpus check`."""
     problems = check_corpus(settings)
     documents = len(load_manifest(settings.corpus_dir).documents) if not problems else 0
-    return report_check(problems, f"Corpus non valido: {len(problems)} problemi.",
-                        f"Corpus valido: {documents} documenti nel manifest, tutte le citazioni risolte.")
-
-
-def register(sub: Any) -> None:
-    p = sub.add_parser("corpus", help="verifica il corpus: `assistant corpus check`")
-    p.add_argument("action", choices=["check"])
-    p.set_defaults(func=cmd_corpus)
-
+    return CheckReport.of(problems, f"Corpus non valido: {len(problems)} problemi.",
+                          f"Corpus valido: {documents} documenti nel manifest, tutte le citazioni risolte.")

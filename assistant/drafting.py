@@ -1,8 +1,7 @@
 """The guided draft of a call: an official's form becomes a structured draft with every required section,
 guidance and citations, marking `[DA COMPLETARE: ...]` whatever the official did not decide.
 
-The requirements model lives in `requirements.py` and the checker in `call_check.py`; their public names are
-re-exported here, where the handlers and the CLI import them.
+The requirements model lives in `requirements.py` and the checker in `call_check.py`.
 """
 
 from __future__ import annotations
@@ -13,88 +12,18 @@ from dataclasses import dataclass, fields
 from functools import lru_cache
 from pathlib import Path
 
-from .call_check import (
-    Block,
-    CallCheckError,
-    CallReport,
-    ElementResult,
-    FlagResult,
-    check_blocks,
-    check_call,
-    detect_type,
-    document_blocks,
-    read_call,
-)
 from .catalog import Catalog
-from .requirements import (
-    CALL_TYPES,
-    CITATION_KEYS,
-    EVIDENCE_MAX,
-    MARKER,
-    NOTE_PREFIX,
-    SEVERITIES,
-    STATUSES,
-    UNKNOWN_TYPE,
-    Basis,
-    Element,
-    RedFlag,
-    Requirements,
-    RequirementsError,
-    Theme,
-    citation_json,
-    citations_for,
-    load_requirements,
-    resolve_basis,
-)
+from .errors import UserError
+from .requirements import CALL_TYPES, MARKER, NOTE_PREFIX, Element, Requirements, citations_for, load_requirements
 from .text import slug
 
 log = logging.getLogger(__name__)
 
 
-__all__ = [
-    "DraftError",
-    "DraftForm",
-    "DraftSection",
-    "Draft",
-    "draft_call",
-    "draft_markdown",
-    "draft_docx",
-    "export_draft",
-    "Block",
-    "CallCheckError",
-    "CallReport",
-    "ElementResult",
-    "FlagResult",
-    "check_blocks",
-    "check_call",
-    "detect_type",
-    "document_blocks",
-    "read_call",
-    "CALL_TYPES",
-    "CITATION_KEYS",
-    "EVIDENCE_MAX",
-    "MARKER",
-    "NOTE_PREFIX",
-    "SEVERITIES",
-    "STATUSES",
-    "UNKNOWN_TYPE",
-    "Basis",
-    "Element",
-    "RedFlag",
-    "Requirements",
-    "RequirementsError",
-    "Theme",
-    "citation_json",
-    "citations_for",
-    "load_requirements",
-    "resolve_basis",
-]
-
-
 # --- the guided draft -----------------------------------------------------------------------------
 
 
-class DraftError(ValueError):
+class DraftError(UserError, ValueError):
     """A form that cannot produce a draft; the message is Italian."""
 
 
@@ -187,20 +116,10 @@ def _theme_label(form: DraftForm, requirements: Requirements) -> str:
     return theme.label if theme else value
 
 
-@lru_cache(maxsize=1)
-def _default_catalog() -> Catalog:
-    from .config import load_settings
-    from .corpus_check import indexed_catalog
-
-    return indexed_catalog(load_settings())
-
-
-def draft_call(form: DraftForm, catalog: Catalog | None = None, requirements: Requirements | None = None) -> Draft:
+def draft_call(form: DraftForm, catalog: Catalog, requirements: Requirements) -> Draft:
     """A structured draft with every section the call type needs, built only from what the form says."""
     if form.call_type not in CALL_TYPES:
         raise DraftError(f"Tipo di procedura non valido: {form.call_type!r}. Scegli tra {', '.join(CALL_TYPES)}.")
-    catalog = catalog or _default_catalog()
-    requirements = requirements or load_requirements()
     theme = _theme_label(form, requirements)
     title = requirements.preamble.get(f"title_{form.call_type}", "Avviso pubblico").format(theme=theme)
     preamble = requirements.preamble.get(form.call_type, "").format(theme=theme).strip()

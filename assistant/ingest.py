@@ -17,14 +17,15 @@ from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
-from .catalog import Catalog, LexicalIndex, write_json_atomic
+from .catalog import Catalog, LexicalIndex, embed_text, write_json_atomic
 from .config import Settings
 from .embeddings import EmbeddingCache, get_embedder
-from .legal import CHUNKER_VERSION, assign_pages, embed_text, parse
-from .loaders import LoadError, load, pdf_page_texts
-from .manifest import Manifest, corpus_files, infer_info, load_manifest
+from .legal import CHUNKER_VERSION, chunk_file
+from .loaders import LoadError
+from .manifest import corpus_files, document_info, load_manifest
 from .models import Chunk, DocumentInfo
-from .store import IndexIdentity, IndexMismatchError, open_store
+from .store import IndexIdentity, IndexMismatchError, open_store, store_exists
+from .text import slug
 
 log = logging.getLogger(__name__)
 
@@ -90,45 +91,6 @@ def _file_hash(path: Path, info: DocumentInfo, root: Path) -> str:
     return digest.hexdigest()
 
 
-def _front_matter(path: Path) -> dict[str, object]:
-    import yaml
-
-    text = path.read_text(encoding="utf-8", errors="replace")
-    if not text.startswith("---"):
-        return {}
-    end = text.find("\n---", 3)
-    if end < 0:
-        return {}
-    try:
-        data = yaml.safe_load(text[3:end])
-    except yaml.YAMLError:
-        return {}
-    return data if isinstance(data, dict) else {}
-
-
-def document_info(path: Path, manifest: Manifest, kind: str | None = None) -> DocumentInfo:
-    """Manifest entry, or an inferred one enriched by Markdown front matter."""
-    info = manifest.info_for(path) if path.resolve().is_relative_to(manifest.root.resolve()) else infer_info(path)
-    if kind and not info.in_manifest:
-        info = replace(info, kind=kind)
-    if path.suffix.lower() == ".md":
-        meta = _front_matter(path)
-        if meta.get("title") and not info.in_manifest:
-            info = replace(info, title=str(meta["title"]), short_ref=str(meta["title"]))
-        if meta.get("version_date") and not info.version_date:
-            info = replace(info, version_date=str(meta["version_date"]))
-        if meta.get("version_date") and not info.in_manifest:
-            info = replace(info, version_label=f"versione del {meta['version_date']}")
-    return info
-
-
-def chunk_file(path: Path, info: DocumentInfo, root: Path) -> list[Chunk]:
-    """Parse one file into chunks, numbering pages from a companion PDF when the manifest names one."""
-    chunks = parse(load(path), info)
-    if info.page_source and (root / info.page_source).is_file():
-        chunks = assign_pages(chunks, pdf_page_texts(root / info.page_source))
-    return chunks
-
 
 class _Progress:
     def __init__(self, enabled: bool) -> None:
@@ -175,7 +137,7 @@ def _ingest_locked(
     files_state: dict[str, dict[str, object]] = state.get("files", {})
     wanted_embedder = settings.embedder
 
-    store = open_store(settings, None, create=False) if _store_exists(settings) else None
+    store = open_store(settings, None, create=False) if store_exists(settings) else None
     if store is not None and rebuild:
         store.drop()
         store = None
@@ -220,7 +182,7 @@ def _ingest_locked(
             report.unchanged += 1
             continue
         try:
-            chunks = chunk_file(file, info, root)
+            chunks = chunk_file(file, info, root, manifest.aliases)
         except LoadError as exc:
             _skip(report, file, exc.reason, exc.detail)
             continue
@@ -254,7 +216,7 @@ def _ingest_locked(
     todo = [(info, c) for info, chunks, _, _ in changed.values() for c in chunks]
     bar = _Progress(progress)
     cache = EmbeddingCache(
-        settings.data_dir / "cache" / f"embeddings-{_safe(embedder.name)}.sqlite3", embedder, settings.ingest_workers
+        settings.data_dir / "cache" / f"embeddings-{slug(embedder.name, 80)}.sqlite3", embedder, settings.ingest_workers
     )
     before = embedder.texts_embedded
     try:
@@ -300,22 +262,6 @@ def _folder_files(folder: Path) -> list[Path]:
     return sorted(p for p in folder.rglob("*") if p.is_file() and not p.name.startswith("."))
 
 
-def _store_exists(settings: Settings) -> bool:
-    from .store import StoreError
-
-    try:
-        open_store(settings, None, create=False)
-    except StoreError as exc:
-        if "non esiste" in str(exc):
-            return False
-        raise
-    return True
-
-
 def _skip(report: IngestReport, path: Path, reason: str, detail: str) -> None:
     log.warning("ingest skipped %s: %s", path, detail)
     report.skipped.append(Skipped(path.name, reason))
-
-
-def _safe(name: str) -> str:
-    return "".join(ch if ch.isalnum() or ch in "-_." else "_" for ch in name)[:80]

@@ -7,7 +7,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from .manifest import SUPPORTED_SUFFIXES
+from .models import SUPPORTED_SUFFIXES
 
 log = logging.getLogger(__name__)
 logging.getLogger("pypdf").setLevel(logging.ERROR)  # our LoadError carries the one log line

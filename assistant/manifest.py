@@ -2,29 +2,26 @@
 
 from __future__ import annotations
 
+import re
 import tomllib
-from dataclasses import dataclass, replace
-from datetime import date, datetime
+from dataclasses import dataclass, field, replace
+from datetime import datetime
 from pathlib import Path
+from typing import Any
 
-from .models import KINDS, DocumentInfo
+import yaml
+
+from .errors import UserError
+from .models import FOLDER_KINDS, KINDS, DocumentInfo
+from .references import DocAliases
+from .text import italian_date
 
 MANIFEST_NAME = "manifest.toml"
-SUPPORTED_SUFFIXES = (".txt", ".md", ".pdf", ".docx")
 # Folders that hold data the assistant uses directly, not documents to index.
-NOT_INDEXED_DIRS = ("glossario", "requisiti")
-FOLDER_KINDS = {
-    "norme": "norma",
-    "linee-guida": "linee_guida",
-    "giurisprudenza": "giurisprudenza",
-    "prassi": "prassi",
-    "avvisi": "avviso",
-    "formazione": "formazione",
-    "uploads": "formazione",
-}
+NOT_INDEXED_DIRS = ("glossario", "requisiti", "domande", "prontuario")
 
 
-class ManifestError(ValueError):
+class ManifestError(UserError, ValueError):
     """The manifest cannot be read; the message is Italian and names the file."""
 
 
@@ -32,6 +29,7 @@ class ManifestError(ValueError):
 class Manifest:
     root: Path
     documents: dict[str, DocumentInfo]  # by doc_id
+    aliases: DocAliases = field(default_factory=DocAliases)
 
     @property
     def companions(self) -> set[str]:
@@ -69,18 +67,10 @@ def infer_info(path: Path, root: Path | None = None, kind: str | None = None) ->
         kind=resolved_kind,
         short_ref=path.name,
         version_date=modified,
-        version_label=f"file del {_italian_date(modified)}" if modified else "",
+        version_label=f"file del {italian_date(modified)}" if modified else "",
         source="documento aggiunto dall'utente",
         in_manifest=False,
     )
-
-
-def _italian_date(iso: str) -> str:
-    try:
-        d = date.fromisoformat(iso)
-    except ValueError:
-        return iso
-    return f"{d.day}-{d.month}-{d.year}"
 
 
 def load_manifest(root: Path) -> Manifest:
@@ -107,7 +97,22 @@ def load_manifest(root: Path) -> Manifest:
             raise ManifestError(f"{path}: doc_id duplicato {entry['doc_id']!r}.")
         fields = {k: str(v) for k, v in entry.items() if k in DocumentInfo.__dataclass_fields__}
         documents[entry["doc_id"]] = DocumentInfo(**fields)  # type: ignore[arg-type]
-    return Manifest(root=root, documents=documents)
+    return Manifest(root=root, documents=documents, aliases=_aliases(data, path))
+
+
+def _aliases(data: dict[str, Any], path: Path) -> DocAliases:
+    """The `[[aliases]]` patterns (in order) and the `[defaults]` of the manifest."""
+    patterns = []
+    for number, entry in enumerate(data.get("aliases", []), start=1):
+        if not entry.get("doc_id") or not entry.get("pattern"):
+            raise ManifestError(f"{path}: l'alias n. {number} deve avere doc_id e pattern.")
+        try:
+            patterns.append((re.compile(entry["pattern"]), str(entry["doc_id"])))
+        except re.error as exc:
+            raise ManifestError(f"{path}: l'alias n. {number} ({entry['doc_id']}) non è un'espressione regolare "
+                                f"valida: {exc}.") from None
+    defaults = data.get("defaults", {})
+    return DocAliases(tuple(patterns), defaults.get("law"), frozenset(defaults.get("numbered_sections", ())))
 
 
 def corpus_files(root: Path, manifest: Manifest) -> list[Path]:
@@ -126,5 +131,32 @@ def corpus_files(root: Path, manifest: Manifest) -> list[Path]:
     return files
 
 
-def with_kind(info: DocumentInfo, kind: str) -> DocumentInfo:
-    return replace(info, kind=kind)
+def document_info(path: Path, manifest: Manifest, kind: str | None = None) -> DocumentInfo:
+    """Manifest entry, or an inferred one enriched by Markdown front matter."""
+    info = manifest.info_for(path) if path.resolve().is_relative_to(manifest.root.resolve()) else infer_info(path)
+    if kind and not info.in_manifest:
+        info = replace(info, kind=kind)
+    if path.suffix.lower() == ".md":
+        meta = front_matter(path)
+        if meta.get("title") and not info.in_manifest:
+            info = replace(info, title=str(meta["title"]), short_ref=str(meta["title"]))
+        if meta.get("version_date") and not info.version_date:
+            info = replace(info, version_date=str(meta["version_date"]))
+        if meta.get("version_date") and not info.in_manifest:
+            info = replace(info, version_label=f"versione del {meta['version_date']}")
+    return info
+
+
+def front_matter(path: Path) -> dict[str, object]:
+    """The YAML block between the first two `---` lines of a Markdown file; {} when absent or unreadable."""
+    text = path.read_text(encoding="utf-8", errors="replace")
+    if not text.startswith("---"):
+        return {}
+    end = text.find("\n---", 3)
+    if end < 0:
+        return {}
+    try:
+        data = yaml.safe_load(text[3:end])
+    except yaml.YAMLError:
+        return {}
+    return data if isinstance(data, dict) else {}

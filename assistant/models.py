@@ -18,6 +18,29 @@ KIND_LABELS: dict[str, str] = {
     "formazione": "Materiale formativo",
 }
 KIND_PRIORITY: dict[str, int] = {kind: rank for rank, kind in enumerate(KINDS)}
+# Corpus folder of each kind (uploads go to data/uploads/<folder>/); a file in an unknown folder is training material.
+KIND_FOLDERS: dict[str, str] = {
+    "norma": "norme",
+    "linee_guida": "linee-guida",
+    "giurisprudenza": "giurisprudenza",
+    "prassi": "prassi",
+    "avviso": "avvisi",
+    "formazione": "formazione",
+}
+FOLDER_KINDS: dict[str, str] = {folder: kind for kind, folder in KIND_FOLDERS.items()} | {"uploads": "formazione"}
+SUPPORTED_SUFFIXES: tuple[str, ...] = (".txt", ".md", ".pdf", ".docx")
+
+# Who asks: answers adapt their wording to the audience.
+AUDIENCES: tuple[str, ...] = ("funzionario", "operatore")
+AUDIENCE_LABELS: dict[str, str] = {"funzionario": "Funzionario pubblico", "operatore": "Operatore del Terzo settore"}
+# How a question is worded (evaluation sets, question bank): citing the law, in plain words, in procedural words.
+REGISTERS: tuple[str, ...] = ("legale", "operatore", "funzionario")
+
+# Curated answers: for whom (one audience or both) and their life cycle.
+CURATED_AUDIENCES: tuple[str, ...] = (*AUDIENCES, "entrambi")
+CURATED_STATUSES: tuple[str, ...] = ("bozza", "approvata", "archiviata")
+# What the call checker says of each element a call must contain.
+ELEMENT_STATUSES: tuple[str, ...] = ("presente", "assente", "dubbio")
 
 
 @dataclass(frozen=True)

@@ -6,6 +6,8 @@ import re
 from dataclasses import dataclass
 from urllib.parse import parse_qs
 
+from .text import fold
+
 CIT_LINK = re.compile(r"\[([^\]]+)\]\(cit:([A-Za-z0-9._-]+)(?:\?([^)\s]*))?\)")
 
 
@@ -49,19 +51,28 @@ class Ref:
         return f"{self.doc_id}" + (f" ({', '.join(where)})" if where else "")
 
 
-# How texts and questions name the norms of the corpus, in folded form ("d lgs 117 2017", "cts", "dm 72").
-DOC_ALIASES: list[tuple[re.Pattern[str], str]] = [
-    (re.compile(r"\b(d ?lgs|decreto legislativo|dlgs)\s*(n\s*)?117(\s*(del\s*)?(2017|3 luglio 2017))?\b|\bcts\b|"
-                r"codice del terzo settore"), "dlgs-117-2017-codice-terzo-settore"),
-    (re.compile(r"\b(l|legge)\s*(n\s*)?241(\s*(del\s*)?1990)?\b|\b241 ?(del )?1990\b|legge 7 agosto 1990|legge sul procedimento"),
-     "l-241-1990-procedimento-amministrativo"),
-    (re.compile(r"\b(d ?lgs|dlgs|decreto legislativo)\s*(n\s*)?36(\s*(del\s*)?2023)?\b|codice dei contratti"
-                r"(?! pubblici di cui al d ?lgs (n )?50)|\bccp\b"), "dlgs-36-2023-art-6-codice-contratti-terzo-settore"),
-    (re.compile(r"\b(d ?lgs|dlgs|decreto legislativo)\s*(n\s*)?186(\s*(del\s*)?2025)?\b"),
-     "dlgs-186-2025-terzo-settore-iva-modifiche-cts"),
-    (re.compile(r"\b(dm|d m|decreto ministeriale)\s*(n\s*)?72\b|linee guida (ministeriali )?(del )?2021"),
-     "dm-72-2021-linee-guida"),
-]
+@dataclass(frozen=True)
+class DocAliases:
+    """How texts and questions name the corpus's documents (patterns over folded text, from the manifest).
+
+    `default_law` is the norm meant when a question names an article alone ("art. 55"); documents in
+    `numbered_sections` are cited by section number ("paragrafo 3.1 delle linee guida").
+    """
+
+    patterns: tuple[tuple[re.Pattern[str], str], ...] = ()
+    default_law: str | None = None
+    numbered_sections: frozenset[str] = frozenset()
+
+    def named_in(self, folded: str) -> list[str]:
+        """The documents a folded text names, in manifest order."""
+        return [doc_id for pattern, doc_id in self.patterns if pattern.search(folded)]
+
+    def named_near(self, folded: str, within: int) -> str | None:
+        """The document named in the first `within` characters of a folded text, if any."""
+        return next((doc for pattern, doc in self.patterns if (m := pattern.search(folded)) and m.start() < within),
+                    None)
+
+
 _ARTICLE = re.compile(
     r"\b(?:art|artt|articolo|articoli)\s+(\d{1,3}(?:\s?(?:bis|ter|quater|quinquies|sexies|septies|octies|novies|"
     r"decies))?)(?:\s*(?:comma|c|co)\s+(\d{1,2}(?:\s?(?:bis|ter|quater|quinquies))?))?"
@@ -74,20 +85,19 @@ def _suffix(value: str) -> str:
     return re.sub(r"(\d)\s*([a-z])", r"\1-\2", value.strip())
 
 
-def legal_citations(text: str, own_doc_id: str | None = None, own_article: str | None = None) -> list[Ref]:
+def legal_citations(text: str, aliases: DocAliases, own_doc_id: str | None = None,
+                    own_article: str | None = None) -> list[Ref]:
     """Articles of the corpus's norms that a passage cites: "art. 55, comma 4, del d.lgs. 117/2017", "art. 56 CTS".
 
     Inside a norm, "di cui all'articolo 5" with no other act named refers to the same norm.
     """
-    from .text import fold
-
     folded = fold(text)
     out: list[Ref] = []
     for match in _ARTICLE.finditer(folded):
         article = _suffix(match.group(1))
         comma = _suffix(match.group(2)) if match.group(2) else None
         after = folded[match.end() : match.end() + 90]
-        doc_id = next((doc for pattern, doc in DOC_ALIASES if (m := pattern.search(after)) and m.start() < 45), None)
+        doc_id = aliases.named_near(after, 45)
         if doc_id is None and own_doc_id and not _OTHER_ACT.match(after):
             doc_id = own_doc_id
         if doc_id is None or (doc_id == own_doc_id and article == own_article):

@@ -17,6 +17,7 @@ from typing import Any
 import yaml
 
 from .catalog import Catalog
+from .errors import UserError
 from .citations import citation as make_citation
 from .models import Citation
 from .references import Ref
@@ -28,7 +29,6 @@ log = logging.getLogger(__name__)
 CALL_TYPES: tuple[str, ...] = ("co-progettazione", "co-programmazione", "convenzione")
 UNKNOWN_TYPE = "sconosciuto"
 SEVERITIES = ("obbligatorio", "raccomandato")
-STATUSES = ("presente", "assente", "dubbio")
 REQUIREMENTS_FILE = Path("requisiti") / "avviso.yaml"
 MARKER = "DA COMPLETARE"
 NOTE_PREFIX = "Nota di redazione"  # editorial notes of our drafts: not part of the call, skipped by the checker
@@ -36,7 +36,7 @@ EVIDENCE_MAX = 300
 CITATION_KEYS = ("doc_id", "article", "comma", "section", "page", "version", "label")
 
 
-class RequirementsError(ValueError):
+class RequirementsError(UserError, ValueError):
     """The requirements file cannot be used; the message is Italian and names the file."""
 
 
@@ -220,7 +220,7 @@ def _red_flag(raw: Mapping[str, Any], source: str) -> RedFlag:
     )
 
 
-def load_requirements(corpus_dir: Path | str = "corpus") -> Requirements:
+def load_requirements(corpus_dir: Path) -> Requirements:
     """Read and validate `<corpus>/requisiti/avviso.yaml`; problems raise RequirementsError in Italian."""
     path = Path(corpus_dir) / REQUIREMENTS_FILE
     return _load_requirements_file(str(path.resolve()))

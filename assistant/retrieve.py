@@ -13,11 +13,13 @@ from .catalog import Catalog, LexicalIndex
 from .config import Settings
 from .embeddings import Embedder, get_embedder
 from .glossary import Glossary, is_definitional, load_glossary
+from .index import read_index
 from .legal import CHUNKER_VERSION
-from .models import Chunk, DocumentInfo, Hit
-from .store import ChromaStore, IndexIdentity, StoreError, open_store
-from .references import DOC_ALIASES, Ref
+from .manifest import load_manifest
+from .models import Chunk, Hit
+from .references import DocAliases, Ref
 from .spelling import Speller
+from .store import IndexIdentity, VectorStore, open_store
 from .text import fold, tokens
 
 log = logging.getLogger(__name__)
@@ -27,7 +29,6 @@ ARTICLE_REF = re.compile(
     r"(?:\s*(?:comma|c|co)\s*(\d{1,2}(?:\s?(?:bis|ter|quater|quinquies))?))?"
 )
 SECTION_REF = re.compile(r"\b(?:paragrafo|par|sezione|punto)\s*(\d(?:\s\d)?)\b")
-DEFAULT_LAW = "dlgs-117-2017-codice-terzo-settore"
 
 
 @dataclass(frozen=True)
@@ -38,18 +39,19 @@ class Reference:
     section: str | None = None
 
 
-def parse_references(question: str) -> list[Reference]:
+def parse_references(question: str, aliases: DocAliases) -> list[Reference]:
     """Article, comma and norm named in a question: "art. 55, comma 3, del CTS" -> (CTS, 55, 3)."""
     folded = fold(question)
-    docs = [doc for pattern, doc in DOC_ALIASES if pattern.search(folded)]
+    docs = aliases.named_in(folded)
     refs: list[Reference] = []
     for match in ARTICLE_REF.finditer(folded):
         article = _latin_suffix(match.group(1))
         comma = _latin_suffix(match.group(2)) if match.group(2) else None
         refs.append(Reference(docs[0] if docs else None, article, comma))
-    if not refs and "dm-72-2021-linee-guida" in docs:
+    numbered = [doc for doc in docs if doc in aliases.numbered_sections]
+    if not refs and numbered:
         for match in SECTION_REF.finditer(folded):
-            refs.append(Reference("dm-72-2021-linee-guida", None, None, match.group(1).replace(" ", ".")))
+            refs.append(Reference(numbered[0], None, None, match.group(1).replace(" ", ".")))
     return refs
 
 
@@ -61,9 +63,10 @@ def _latin_suffix(value: str) -> str:
 class Retriever:
     """Loaded once per process: catalogue, BM25, vector store and embedder; thread-safe for queries."""
 
-    def __init__(self, settings: Settings, catalog: Catalog, lexical: LexicalIndex, store: ChromaStore,
-                 embedder: Embedder, glossary: Glossary | None = None) -> None:
+    def __init__(self, settings: Settings, catalog: Catalog, lexical: LexicalIndex, store: VectorStore,
+                 embedder: Embedder, glossary: Glossary | None = None, aliases: DocAliases | None = None) -> None:
         self.settings = settings
+        self.aliases = aliases or DocAliases()
         self.glossary = glossary or Glossary({})
         self.catalog = catalog
         self.lexical = lexical
@@ -77,11 +80,9 @@ class Retriever:
         embedder = get_embedder(settings.embedder, settings.embed_threads)
         identity = IndexIdentity(embedder.name, embedder.dim, CHUNKER_VERSION)
         store = open_store(settings, identity)
-        catalog = Catalog.load(settings.index_dir)
-        lexical = LexicalIndex.load(settings.index_dir)
-        if catalog is None or lexical is None:
-            catalog, lexical = rebuild_local_indexes(settings, store)
-        return cls(settings, catalog, lexical, store, embedder, load_glossary(settings.corpus_dir / "glossario"))
+        local = read_index(settings, store)
+        return cls(settings, local.catalog, local.lexical, store, embedder,
+                   load_glossary(settings.corpus_dir / "glossario"), load_manifest(settings.corpus_dir).aliases)
 
     def search(self, question: str, k: int | None = None, expansions: list[str] | None = None) -> list[Hit]:
         """Top-k hits for a question: routed articles first, then the fusion of BM25 and dense rankings."""
@@ -196,11 +197,11 @@ class Retriever:
     def _routed(self, question: str) -> list[Chunk]:
         """Chunks of the articles a question names, the named comma first."""
         out: list[Chunk] = []
-        for ref in parse_references(question):
+        for ref in parse_references(question, self.aliases):
             if ref.section:
                 out.extend(self.catalog.resolve(ref.doc_id or "", section=ref.section)[:3])
                 continue
-            docs = [ref.doc_id] if ref.doc_id else [DEFAULT_LAW]
+            docs = [ref.doc_id] if ref.doc_id else [self.aliases.default_law] if self.aliases.default_law else []
             for doc_id in docs:
                 chunks = self.catalog.article_chunks(doc_id, ref.article or "")
                 if ref.comma:
@@ -226,33 +227,3 @@ class Retriever:
             row = self._row_of
             return {i: float(matrix[row[i]] @ q) for i in ids if i in row}
         return {i: float(np.dot(v, q)) for i, v in self.store.vectors(ids).items()}
-
-
-def rebuild_local_indexes(settings: Settings, store: ChromaStore) -> tuple[Catalog, LexicalIndex]:
-    """In server mode a new instance may start without local files: rebuild them from the shared store."""
-    from .ingest import document_info
-    from .legal import embed_text
-    from .manifest import load_manifest
-
-    chunks = store.all_chunks()
-    if not chunks:
-        raise StoreError("L'indice è vuoto. Crealo con: assistant ingest")
-    manifest = load_manifest(settings.corpus_dir)
-    documents = {}
-    for doc_id in {c.doc_id for c in chunks}:
-        info = manifest.documents.get(doc_id)
-        if info is None:
-            matches = list(settings.corpus_dir.rglob(f"{doc_id}.*"))
-            info = document_info(matches[0], manifest) if matches else _unknown(doc_id)
-        documents[doc_id] = info
-    catalog = Catalog(chunks, documents)
-    lexical = LexicalIndex.build([c.id for c in catalog.chunks],
-                                 [embed_text(c, documents[c.doc_id]) for c in catalog.chunks])
-    catalog.save(settings.index_dir)
-    lexical.save(settings.index_dir)
-    log.info("rebuilt local catalogue and BM25 from the store: %d chunks", len(chunks))
-    return catalog, lexical
-
-
-def _unknown(doc_id: str) -> DocumentInfo:
-    return DocumentInfo(doc_id=doc_id, path="", title=doc_id, kind="formazione", in_manifest=False)

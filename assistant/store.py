@@ -8,11 +8,12 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 
 from .config import Settings
+from .errors import UserError
 from .models import Chunk
 
 log = logging.getLogger(__name__)
@@ -20,8 +21,12 @@ log = logging.getLogger(__name__)
 REBUILD_COMMAND = "assistant ingest --rebuild"
 
 
-class StoreError(RuntimeError):
+class StoreError(UserError, RuntimeError):
     """The store cannot be used as configured; the message is Italian and names the fix."""
+
+
+class IndexMissingError(StoreError):
+    """No index has been built yet (the collection does not exist)."""
 
 
 class IndexMismatchError(StoreError):
@@ -38,14 +43,33 @@ class IndexIdentity:
         return {"embedder": self.embedder, "dim": self.dim, "chunker": self.chunker, "hnsw:space": "cosine"}
 
 
+@runtime_checkable
 class VectorStore(Protocol):
-    """What the rest of the assistant needs from a vector index."""
+    """What ingest, retrieval and the evaluations need from a vector index (contract: tests/test_store_contract.py).
 
-    def identity(self) -> IndexIdentity | None: ...
+    Vectors are L2-normalised; similarities are cosine (1 = same direction).
+    """
+
+    def identity(self) -> IndexIdentity | None:
+        """The embedder, dimension and chunker the vectors were made with; None for a new, empty index."""
+        ...
+
+    def set_identity(self, identity: IndexIdentity) -> None: ...
     def upsert(self, chunks: Sequence[Chunk], vectors: np.ndarray) -> None: ...
     def delete(self, ids: Sequence[str]) -> None: ...
-    def query(self, vector: np.ndarray, k: int) -> list[tuple[str, float]]: ...
+
+    def query(self, vector: np.ndarray, k: int) -> list[tuple[str, float]]:
+        """The k nearest chunk ids with their cosine similarity, best first (approximate search)."""
+        ...
+
+    def vectors(self, ids: Sequence[str]) -> dict[str, np.ndarray]: ...
+
+    def all_vectors(self) -> tuple[list[str], np.ndarray]:
+        """Every id with its vector, for exact search held in memory."""
+        ...
+
     def all_chunks(self) -> list[Chunk]: ...
+    def ids(self) -> set[str]: ...
     def count(self) -> int: ...
     def drop(self) -> None: ...
 
@@ -103,7 +127,7 @@ class ChromaStore:
             collection = self._client.get_collection(self._name, embedding_function=None)
         except Exception:  # NotFoundError (embedded) or a ValueError/HTTP error (server)
             if not create or identity is None:
-                raise StoreError(
+                raise IndexMissingError(
                     f"L'indice non esiste ancora (collezione {self._name!r}). Crealo con: assistant ingest"
                 ) from None
             return self._client.create_collection(
@@ -213,6 +237,16 @@ def check_identity(found: IndexIdentity | None, wanted: IndexIdentity, check_chu
 
 def open_store(
     settings: Settings, identity: IndexIdentity | None = None, create: bool = False, check_chunker: bool = True
-) -> ChromaStore:
-    """The configured store; with `identity`, a mismatch raises IndexMismatchError."""
+) -> VectorStore:
+    """The configured store; IndexMissingError before the first ingest; with `identity`, a mismatch raises
+    IndexMismatchError."""
     return ChromaStore(settings, identity, create, check_chunker)
+
+
+def store_exists(settings: Settings) -> bool:
+    """Whether an index has been built in the configured store (a server that does not answer is an error)."""
+    try:
+        open_store(settings, None, create=False)
+    except IndexMissingError:
+        return False
+    return True

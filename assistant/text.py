@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from datetime import date, datetime
 from functools import lru_cache
 
 # Normattiva writes final accents as apostrophes ("attivita'", "e'", "perche'").
@@ -120,10 +121,62 @@ def sentences(text: str) -> list[str]:
     return [p.replace("\x00", ".").strip() for p in parts if p.strip()]
 
 
-def slug(text: str, max_len: int = 60) -> str:
-    """Lowercase ASCII slug for stable ids."""
+_CO_JOIN = re.compile(r"\bco (?=[a-z])")
+
+
+def fold_phrase(text: str) -> str:
+    """`fold` for matching phrases: also "co progettazione" = "coprogettazione", € and % as the words."""
+    return _CO_JOIN.sub("co", fold(text.replace("€", " euro ").replace("%", " percento ")))
+
+
+def slug(text: str, max_len: int = 60, *, whole_words: bool = False) -> str:
+    """Lowercase ASCII slug for stable ids: "Co-progettazione è" -> "co-progettazione-e".
+
+    With `whole_words`, a slug longer than `max_len` is cut at a hyphen rather than inside a word.
+    """
     value = re.sub(r"[^a-z0-9]+", "-", strip_accents(text).lower()).strip("-")
+    if whole_words and len(value) > max_len:
+        cut = value[: max_len + 1].rsplit("-", 1)[0]
+        value = cut if max_len // 2 <= len(cut) <= max_len else value[:max_len]
     return value[:max_len].strip("-") or "x"
+
+
+def safe_filename(name: str, max_len: int = 80) -> str:
+    """A file name made of a slug and the lower-case suffix: "Avviso Co-progettazione.PDF" -> "avviso-co-...pdf"."""
+    stem, dot, suffix = name.rpartition(".")
+    if not dot or not stem:
+        return slug(name, max_len)
+    return f"{slug(stem, max_len)}.{slug(suffix, 10)}"
+
+
+def _rome(moment: datetime) -> datetime:
+    try:
+        from zoneinfo import ZoneInfo
+
+        return moment.astimezone(ZoneInfo("Europe/Rome"))
+    except Exception:  # no tz database on this machine: UTC is still a correct, if less friendly, time
+        return moment
+
+
+def italian_date(value: date | datetime | str | None) -> str:
+    """"3-11-2026": an ISO date, a date, or a moment (in Italian time); the input itself if it is no date."""
+    if value is None or value == "":
+        return "data non indicata"
+    if isinstance(value, str):
+        try:
+            value = date.fromisoformat(value)
+        except ValueError:
+            return value
+    if isinstance(value, datetime):
+        value = _rome(value)
+    return f"{value.day}-{value.month}-{value.year}"
+
+
+def italian_datetime(moment: datetime | None) -> str:
+    """"3-11-2026 alle 14:05", in Italian time."""
+    if moment is None:
+        return "data non indicata"
+    return f"{italian_date(moment)} alle {_rome(moment):%H:%M}"
 
 
 ACRONYMS = frozenset(

@@ -9,7 +9,7 @@ from typing import Any
 from assistant.answer import evidence
 from assistant.config import load_settings
 from assistant.retrieve import Retriever
-from evals.run import DATASETS, as_candidates, load_items, make_matcher, run_pipeline, score_run
+from evals.harness import DATASETS, as_candidates, load_items, make_matcher, run_pipeline, score_run
 
 STEPS: list[tuple[str, dict[str, Any]]] = [
     ("ibrida RRF semplice", {"refs_weight": 0.0, "respell": False, "glossary_expansion": False,

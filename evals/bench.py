@@ -23,16 +23,16 @@ from typing import Any
 import numpy as np
 
 from assistant.answer import Assistant
-from assistant.catalog import Catalog, LexicalIndex
+from assistant.catalog import Catalog, LexicalIndex, embed_text
 from assistant.config import Settings, load_settings
 from assistant.ingest import ingest
-from assistant.legal import CHUNKER_VERSION, embed_text
+from assistant.legal import CHUNKER_VERSION
 from assistant.models import Chunk
 from assistant.retrieve import Retriever
 from assistant.store import IndexIdentity, open_store
 from evals.appserver import serving_app
 from evals.metrics import percentile
-from evals.run import DATASETS, load_items
+from evals.harness import DATASETS, load_items
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -65,7 +65,7 @@ def replace_settings(settings: Settings, **changes: Any) -> Settings:
 
 
 def naive_baseline(settings: Settings, workdir: Path, questions: list[str]) -> dict[str, float]:
-    from evals.run import NaiveLangChain
+    from evals.harness import NaiveLangChain
 
     catalog = Catalog.load(settings.index_dir)
     assert catalog is not None

@@ -16,7 +16,7 @@ from assistant.config import load_settings
 from assistant.glossary import is_definitional
 from assistant.text import tokens
 from evals import metrics
-from evals.run import DATASETS, load_items
+from evals.harness import DATASETS, load_items
 
 
 def features(assistant: Assistant, question: str) -> tuple[float, float, bool]:

@@ -22,7 +22,8 @@ from typing import Any
 import yaml
 
 from assistant.catalog import Catalog
-from assistant.drafting import CallReport, Requirements, check_call, load_requirements
+from assistant.call_check import CallReport, check_call
+from assistant.requirements import Requirements, load_requirements
 
 REPO = Path(__file__).resolve().parent.parent
 FIXTURES = REPO / "tests" / "fixtures" / "calls"
@@ -297,7 +298,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", default=str(RESULTS), help="dove salvare la tabella Markdown")
     args = parser.parse_args(argv)
     from assistant.config import load_settings
-    from assistant.corpus_check import indexed_catalog
+    from assistant.index import indexed_catalog
 
     settings = load_settings()
     evaluation = evaluate(indexed_catalog(settings), load_requirements(settings.corpus_dir), load_truth(Path(args.truth)))

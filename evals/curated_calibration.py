@@ -31,10 +31,10 @@ import numpy as np
 from assistant.catalog import Catalog
 from assistant.config import load_settings
 from assistant.curated import CuratedAnswer, CuratedStore
-from assistant.curated_match import CuratedMatcher
+from assistant.curated.match import CuratedMatcher
 from assistant.embeddings import Embedder, get_embedder
 from assistant.references import Ref
-from evals.run import DATASETS
+from evals.harness import DATASETS
 
 DATASET = DATASETS / "curated_paraphrases.jsonl"
 

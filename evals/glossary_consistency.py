@@ -13,7 +13,7 @@ from typing import Any
 
 from assistant.answer import Assistant
 from assistant.config import load_settings
-from evals.run import DATASETS
+from evals.harness import DATASETS
 
 AUDIENCES = ("funzionario", "operatore")
 

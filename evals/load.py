@@ -15,7 +15,7 @@ from typing import Any
 
 from evals.appserver import serving_app
 from evals.metrics import percentile
-from evals.run import DATASETS, load_items
+from evals.harness import DATASETS, load_items
 
 REPO = Path(__file__).resolve().parent.parent
 

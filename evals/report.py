@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from evals.ablation import ablation_table
-from evals.run import table
+from evals.harness import table
 
 EVALS = Path(__file__).resolve().parent
 

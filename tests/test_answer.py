@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from assistant.answer import REFUSAL, QuestionError, quoted_spans
+from assistant.answer import REFUSAL, QuestionError
+from assistant.citations import quoted_spans
 from assistant.text import fold
 
 

@@ -9,8 +9,9 @@ import re
 
 import pytest
 
-from assistant.auth import (AuthError, Trainers, cmd_trainer, hash_password, login, parse_trainer_users,
-                            register, require_trainer, verify_password, verify_trainer)
+from assistant.auth import (AuthError, Trainers, hash_password, login, parse_trainer_users, require_trainer,
+                            verify_password, verify_trainer)
+from assistant.cli.trainer import cmd_trainer, register
 from assistant.config import load_settings
 
 HASH = re.compile(r"pbkdf2_sha256\$(\d+)\$([0-9a-f]{32})\$([0-9a-f]{64})")
@@ -77,7 +78,7 @@ def test_only_trainers_pass_the_guard(maria_hash: str) -> None:
 
 
 def test_trainer_hash_command(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
-    from assistant.cli import CliError
+    from assistant.errors import CliError
 
     parser = argparse.ArgumentParser(prog="assistant")
     register(parser.add_subparsers(dest="command", required=True))

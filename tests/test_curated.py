@@ -20,17 +20,19 @@ from conftest import REPO
 from conftest_postgres import postgres_server, reset_postgres  # noqa: F401  (session fixture)
 from sqlalchemy import text
 
-from assistant.answer import Assistant, quoted_spans
+from assistant.answer import Assistant
 from assistant.auth import Trainers, hash_password
 from assistant.catalog import Catalog
+from assistant.citations import quoted_spans
 from assistant.config import Settings, load_settings
-from assistant.curated import (SCHEMA_VERSION, ConflictError, CuratedAnswer, CuratedError, CuratedStore,
-                               italian_date, italian_datetime, migrate, resolve)
-from assistant.curated_io import (Selection, export_docx, export_json, export_markdown, import_item,
-                                  import_json)
-from assistant.curated_match import CuratedMatcher, check_curated
+from assistant.curated import ConflictError, CuratedAnswer, CuratedError, CuratedStore
+from assistant.curated.io import Selection, export_docx, export_json, export_markdown, import_item, import_json
+from assistant.curated.match import CuratedMatcher, check_curated
+from assistant.curated.record import resolve
+from assistant.curated.store import SCHEMA_VERSION, migrate
 from assistant.glossary import load_glossary
 from assistant.references import Ref
+from assistant.text import italian_date, italian_datetime
 from assistant.ui import curated_handlers as ui
 
 CTS = "dlgs-117-2017-codice-terzo-settore"
@@ -450,44 +452,44 @@ def cli_settings(mini_index: Settings, store_url: str, trainers_setting: str) ->
 def test_cli_writes_need_a_trainer_password(store_url: str, mini_index: Settings, trainers_setting: str,
                                             capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch,
                                             tmp_path: Path) -> None:
-    from assistant import cli_curated
+    from assistant import cli
 
     settings = cli_settings(mini_index, store_url, trainers_setting)
     create = ["curated", "create", "--id", "compenso-odv", "--question", QUESTION, "--answer", TEXT,
               "--cite", f"{CTS}:56:2", "--tag", "lavoro"]
     monkeypatch.setenv("LC_TRAINER_PASSWORD", PASSWORD)
-    assert cli_curated.main([*create, "--user", "ospite"], settings) == 1
+    assert cli.main([*create, "--user", "ospite"], settings) == 1
     assert capsys.readouterr().err == ("Errore: Solo i formatori possono modificare le risposte curate: l'utente "
                                        "'ospite' non è tra i formatori configurati (LC_TRAINER_USERS).\n")
     monkeypatch.setenv("LC_TRAINER_PASSWORD", "sbagliata")
-    assert cli_curated.main([*create, "--user", "maria"], settings) == 1
+    assert cli.main([*create, "--user", "maria"], settings) == 1
     assert capsys.readouterr().err == "Errore: Password errata per il formatore 'maria'.\n"
     monkeypatch.delenv("LC_TRAINER_PASSWORD")
     monkeypatch.setattr("sys.stdin", io.StringIO(PASSWORD + "\n"))
-    assert cli_curated.main([*create, "--user", "maria", "--password-stdin"], settings) == 0
+    assert cli.main([*create, "--user", "maria", "--password-stdin"], settings) == 0
     assert capsys.readouterr().out == "Creata la risposta curata 'compenso-odv' (revisione 1, bozza).\n"
     monkeypatch.setenv("LC_TRAINER_PASSWORD", PASSWORD)
-    assert cli_curated.main(["curated", "approve", "compenso-odv", "--user", "maria"], settings) == 0
+    assert cli.main(["curated", "approve", "compenso-odv", "--user", "maria"], settings) == 0
     assert capsys.readouterr().out == "Risposta curata 'compenso-odv': salvata la revisione 2 (approvata).\n"
-    assert cli_curated.main(["curated", "list", "--json", "--tag", "lavoro"], settings) == 0
+    assert cli.main(["curated", "list", "--json", "--tag", "lavoro"], settings) == 0
     assert [a["id"] for a in json.loads(capsys.readouterr().out)] == ["compenso-odv"]
-    assert cli_curated.main(["curated", "check"], settings) == 0
+    assert cli.main(["curated", "check"], settings) == 0
     assert capsys.readouterr().out.startswith("Risposte curate valide: 1 risposte (1 approvate)")
     path = tmp_path / "risposte.json"
-    assert cli_curated.main(["curated", "export", "--format", "json", "--output", str(path)], settings) == 0
-    assert cli_curated.main(["curated", "import", str(path), "--user", "luca"], settings) == 1  # luca's password
+    assert cli.main(["curated", "export", "--format", "json", "--output", str(path)], settings) == 0
+    assert cli.main(["curated", "import", str(path), "--user", "luca"], settings) == 1  # luca's password
     assert capsys.readouterr().err.endswith("Errore: Password errata per il formatore 'luca'.\n")
-    assert cli_curated.main(["curated", "import", str(path), "--user", "maria"], settings) == 0
+    assert cli.main(["curated", "import", str(path), "--user", "maria"], settings) == 0
     assert capsys.readouterr().out == "compenso-odv: invariata\n"
     handout = tmp_path / "dispensa.docx"
-    assert cli_curated.main(["curated", "export", "--format", "docx", "--output", str(handout)], settings) == 0
+    assert cli.main(["curated", "export", "--format", "docx", "--output", str(handout)], settings) == 0
     assert "1. " + QUESTION in [p.text for p in docx.Document(str(handout)).paragraphs]
 
 
 def test_cli_errors_are_one_italian_line(store_url: str, mini_index: Settings, trainers_setting: str) -> None:
     env = dict(os.environ, LC_CORPUS_DIR=str(mini_index.corpus_dir), LC_DATA_DIR=str(mini_index.data_dir),
                LC_DATABASE_URL=store_url, LC_TRAINER_USERS=trainers_setting, LC_TRAINER_PASSWORD=PASSWORD)
-    result = subprocess.run([sys.executable, "-m", "assistant.cli_curated", "curated", "archive", "nessuna",
+    result = subprocess.run([sys.executable, "-m", "assistant.cli", "curated", "archive", "nessuna",
                              "--user", "maria"], capture_output=True, text=True, env=env, cwd=REPO, timeout=120)
     assert result.returncode == 1 and result.stdout == ""
     assert result.stderr == ("Errore: Nessuna risposta curata con id 'nessuna' (elencale con: assistant curated "

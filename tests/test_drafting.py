@@ -12,10 +12,11 @@ from pathlib import Path
 import pytest
 from pdfmaker import write_encrypted_pdf, write_pdf
 
-from assistant import cli_drafting
+from assistant.call_check import CallCheckError, check_call
+from assistant.cli import calls as cli_calls
 from assistant.catalog import Catalog
 from assistant.config import load_settings
-from assistant.corpus_check import indexed_catalog
+from assistant.index import indexed_catalog
 from assistant.drafting import (CALL_TYPES, EVIDENCE_MAX, MARKER, CallCheckError, DraftError, DraftForm,
                                 Requirements, RequirementsError, check_call, citations_for, draft_call,
                                 draft_docx, draft_markdown, export_draft, load_requirements, resolve_basis)
@@ -324,7 +325,7 @@ def test_bad_files_get_an_italian_message(catalog: Catalog, requirements: Requir
 
 def _cli(argv: list[str], settings) -> int:  # type: ignore[no-untyped-def]
     parser = argparse.ArgumentParser(prog="assistant")
-    cli_drafting.register(parser.add_subparsers(dest="command", required=True))
+    cli_calls.register(parser.add_subparsers(dest="command", required=True))
     args = parser.parse_args(argv)
     return int(args.func(args, settings))
 
@@ -354,15 +355,13 @@ def test_check_call_json_contract(settings, built: dict[str, Path], capsys: pyte
 
 def test_check_call_readable_report_and_errors(settings, built: dict[str, Path], tmp_path: Path,  # type: ignore[no-untyped-def]
                                                capsys: pytest.CaptureFixture[str]) -> None:
-    from assistant.cli import CliError
-
     assert _cli(["check-call", str(built["cp-appalto-mascherato.txt"])], settings) == 0
     out = capsys.readouterr().out
     assert out.startswith("Verifica dell'avviso: ") and "Tipo di procedura riconosciuto: co-progettazione" in out
     assert "[ASSENTE ] Tavolo di co-progettazione" in out and "! Prezzo o ribasso tra i criteri di scelta" in out
     assert "Riepilogo: " in out
     (tmp_path / "vuoto.md").write_bytes(b"")
-    with pytest.raises(CliError, match=r"^Impossibile verificare l'avviso: vuoto\.md: il file è vuoto\.$"):
+    with pytest.raises(CallCheckError, match=r"^Impossibile verificare l'avviso: vuoto\.md: il file è vuoto\.$"):
         _cli(["check-call", str(tmp_path / "vuoto.md")], settings)
 
 

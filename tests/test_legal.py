@@ -12,12 +12,13 @@ from pdfmaker import write_pdf
 from assistant.legal import parse
 from assistant.loaders import load
 from assistant.manifest import infer_info, load_manifest
+from assistant.references import DocAliases
 
 
 def chunks_of(relative: str):  # type: ignore[no-untyped-def]
     path = CORPUS / relative
     manifest = load_manifest(CORPUS)
-    return parse(load(path), manifest.info_for(path))
+    return parse(load(path), manifest.info_for(path), manifest.aliases)
 
 
 def test_cts_has_104_articles_with_titles() -> None:
@@ -66,11 +67,11 @@ def test_l241_bis_articles_and_commi() -> None:
 
 
 def test_dm72_sections_and_pages_from_the_original_pdf() -> None:
-    from assistant.ingest import chunk_file
+    from assistant.legal import chunk_file
 
     manifest = load_manifest(CORPUS)
     path = CORPUS / "linee-guida" / "dm-72-2021-linee-guida.txt"
-    chunks = chunk_file(path, manifest.info_for(path), CORPUS)
+    chunks = chunk_file(path, manifest.info_for(path), CORPUS, manifest.aliases)
     sections = [c.section for c in chunks]
     for expected in ("decreto", "introduzione", "1", "1.1", "2", "3", "4", "5", "6"):
         assert expected in sections
@@ -102,7 +103,7 @@ def test_markdown_sections(tmp_path: Path) -> None:
     path = tmp_path / "modulo.md"
     path.write_text("---\ntitle: x\n---\n# Modulo\n\n## Primo tema\n\nTesto uno.\n\n### Dettaglio\n\nTesto due.\n\n"
                     "## Secondo tema\n\nTesto tre.\n", encoding="utf-8")
-    chunks = parse(load(path), replace(infer_info(path), kind="formazione"))
+    chunks = parse(load(path), replace(infer_info(path), kind="formazione"), DocAliases())
     assert [(c.section, c.label, c.text) for c in chunks] == [
         ("Primo tema", "Primo tema", "Testo uno."),
         ("Primo tema", "Primo tema > Dettaglio", "Testo due."),
@@ -115,6 +116,6 @@ def test_pdf_made_by_the_test_keeps_page_numbers(tmp_path: Path) -> None:
         ["Art. 1 - Oggetto", "", "Il Comune promuove la co-progettazione con gli enti del Terzo settore."],
         ["Art. 2 - Risorse", "", "Le risorse sono messe a disposizione per tutta la durata del progetto."],
     ])
-    chunks = parse(load(pdf), infer_info(pdf))
+    chunks = parse(load(pdf), infer_info(pdf), DocAliases())
     assert [(c.article, c.article_title, c.page) for c in chunks] == [("1", "Oggetto", 1), ("2", "Risorse", 2)]
     assert "co-progettazione" in chunks[0].text

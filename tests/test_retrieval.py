@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
+from assistant.manifest import load_manifest
 from assistant.retrieve import parse_references
+
+ALIASES = load_manifest(Path(__file__).resolve().parents[1] / "corpus").aliases
 
 
 def ids(hits) -> list[str]:  # type: ignore[no-untyped-def]
@@ -36,8 +41,8 @@ def test_article_reference_is_routed_first(mini_assistant) -> None:  # type: ign
 
 
 def test_reference_parser() -> None:
-    refs = parse_references("Cosa dice l'articolo 55 comma 4 del Codice del Terzo settore?")
+    refs = parse_references("Cosa dice l'articolo 55 comma 4 del Codice del Terzo settore?", ALIASES)
     assert [(r.doc_id, r.article, r.comma) for r in refs] == [("dlgs-117-2017-codice-terzo-settore", "55", "4")]
-    assert parse_references("art. 11 della L. 241/1990")[0].doc_id == "l-241-1990-procedimento-amministrativo"
-    assert parse_references("DM 72 paragrafo 3")[0].section == "3"
-    assert parse_references("come partecipo a un progetto?") == []
+    assert parse_references("art. 11 della L. 241/1990", ALIASES)[0].doc_id == "l-241-1990-procedimento-amministrativo"
+    assert parse_references("DM 72 paragrafo 3", ALIASES)[0].section == "3"
+    assert parse_references("come partecipo a un progetto?", ALIASES) == []

@@ -10,8 +10,8 @@ from pathlib import Path
 from conftest import CORPUS, make_settings
 
 from assistant.corpus_check import check_corpus
-from assistant.ingest import chunk_file, document_info
-from assistant.manifest import load_manifest
+from assistant.legal import chunk_file
+from assistant.manifest import document_info, load_manifest
 
 MODULE = CORPUS / "formazione" / "modulo-04-co-progettazione.md"
 
@@ -19,7 +19,7 @@ MODULE = CORPUS / "formazione" / "modulo-04-co-progettazione.md"
 def test_modules_are_chunked_by_their_headings() -> None:
     manifest = load_manifest(CORPUS)
     info = document_info(MODULE, manifest)
-    chunks = chunk_file(MODULE, info, CORPUS)
+    chunks = chunk_file(MODULE, info, CORPUS, manifest.aliases)
     assert info.kind == "formazione" and info.in_manifest
     sections = {c.section for c in chunks}
     assert "Come si svolge il tavolo di co-progettazione" in sections

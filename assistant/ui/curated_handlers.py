@@ -4,7 +4,7 @@ Every handler takes a `Desk` (the store, the catalogue, the trainer accounts). W
 logged-in `user` (Gradio's `request.username`, or the name `sign_in` accepted; None when nobody logged in),
 refuse non-trainers with an Italian message and never raise: every problem comes back as `Outcome.message`.
 Reading handlers raise only when the database itself is unreachable. Forms are `CuratedForm` (text fields, as
-the widgets hold them); choices for the widgets: `curated.AUDIENCES`, `curated.STATUSES`, and
+the widgets hold them); choices for the widgets: `models.CURATED_AUDIENCES`, `models.CURATED_STATUSES`, and
 `curated.MILAN_THREADS` as suggested tags (any other tag is accepted).
 
 Setup
@@ -40,11 +40,12 @@ from pathlib import Path
 from ..auth import Trainers, login, require_trainer
 from ..catalog import Catalog
 from ..config import Settings
-from ..curated import ConflictError, CuratedAnswer, CuratedError, CuratedStore, italian_datetime
-from ..curated_io import Selection, export_docx, export_json, export_markdown
+from ..curated import ConflictError, CuratedAnswer, CuratedError, CuratedStore
+from ..curated.io import Selection, export_docx, export_json, export_markdown
 from ..glossary import Glossary
 from ..models import Answer
 from ..references import Ref
+from ..text import italian_datetime
 
 log = logging.getLogger(__name__)
 

@@ -11,7 +11,8 @@ from typing import Any
 
 import gradio as gr
 
-from ..curated import AUDIENCES, MILAN_THREADS, STATUSES
+from ..curated.record import MILAN_THREADS
+from ..models import CURATED_AUDIENCES, CURATED_STATUSES
 from . import curated_handlers as ch
 from .services import Services
 
@@ -38,7 +39,7 @@ def draft_from_feedback(services: Services, user: str | None, feedback_id: Any) 
     citations = "\n".join(
         item_ref(c) for c in item.citations if c.get("doc_id"))
     form = ch.CuratedForm(question=item.question, answer=item.answer, citations=citations,
-                          audience=item.audience if item.audience in AUDIENCES else "entrambi")
+                          audience=item.audience if item.audience in CURATED_AUDIENCES else "entrambi")
     outcome = ch.create(services.desk, user, form)
     if outcome.ok:
         services.feedback.mark_handled(item.id)
@@ -62,7 +63,7 @@ def build_curated_tab(services: Services, user: gr.State) -> Any:
                     "Tutti possono consultarle ed esportarle; per modificarle serve l'accesso formatori.")
         with gr.Row():
             query = gr.Textbox(label="Cerca nelle risposte curate", elem_id="lc-cur-query", scale=3)
-            status = gr.Dropdown(choices=[("tutti", "")] + [(s, s) for s in STATUSES], value="",
+            status = gr.Dropdown(choices=[("tutti", "")] + [(s, s) for s in CURATED_STATUSES], value="",
                                  label="Stato", elem_id="lc-cur-status")
             tag = gr.Dropdown(choices=[""] + list(MILAN_THREADS), value="", allow_custom_value=True,
                               label="Tema", elem_id="lc-cur-tag")
@@ -83,7 +84,7 @@ def build_curated_tab(services: Services, user: gr.State) -> Any:
         with gr.Row():
             terms = gr.Textbox(label="Termini del glossario (id separati da virgole)", elem_id="lc-cur-terms")
             tags = gr.Textbox(label="Temi (separati da virgole)", elem_id="lc-cur-tags")
-            audience = gr.Dropdown(choices=list(AUDIENCES), value="entrambi", label="Pubblico",
+            audience = gr.Dropdown(choices=list(CURATED_AUDIENCES), value="entrambi", label="Pubblico",
                                    elem_id="lc-cur-audience")
         status_line = gr.Markdown("", elem_id="lc-cur-message")
         with gr.Row():
@@ -104,7 +105,7 @@ def build_curated_tab(services: Services, user: gr.State) -> Any:
                                          label="Formato", elem_id="lc-cur-export-format")
                 export_tag = gr.Dropdown(choices=[""] + list(MILAN_THREADS), value="", allow_custom_value=True,
                                          label="Tema", elem_id="lc-cur-export-tag")
-                export_audience = gr.Dropdown(choices=[""] + list(AUDIENCES), value="", label="Pubblico",
+                export_audience = gr.Dropdown(choices=[""] + list(CURATED_AUDIENCES), value="", label="Pubblico",
                                               elem_id="lc-cur-export-audience")
             export_button = gr.Button("Esporta", elem_id="lc-cur-export")
             export_file = gr.File(label="File esportato", interactive=False, elem_id="lc-cur-export-file")

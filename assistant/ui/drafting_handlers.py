@@ -26,10 +26,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from ..call_check import CallCheckError, CallReport, check_call
 from ..catalog import Catalog
-from ..config import ConfigError, Settings, load_settings
-from ..drafting import (CALL_TYPES, CallCheckError, CallReport, DraftError, DraftForm, RequirementsError,
-                        check_call, draft_call, draft_markdown, export_draft, load_requirements)
+from ..config import Settings
+from ..drafting import DraftError, DraftForm, draft_call, draft_markdown, export_draft
+from ..index import indexed_catalog
+from ..requirements import CALL_TYPES, RequirementsError, load_requirements
 
 log = logging.getLogger(__name__)
 
@@ -54,19 +56,15 @@ class CheckResult:
     warning: str | None = None
 
 
-def _catalog(catalog: Catalog | None, settings: Settings | None) -> Catalog:
-    if catalog is not None:
-        return catalog
-    from ..corpus_check import indexed_catalog
-
-    return indexed_catalog(settings or load_settings())
+def _catalog(catalog: Catalog | None, settings: Settings) -> Catalog:
+    return catalog if catalog is not None else indexed_catalog(settings)
 
 
-def theme_choices(settings: Settings | None = None) -> list[tuple[str, str]]:
+def theme_choices(settings: Settings) -> list[tuple[str, str]]:
     """(label, id) of the thematic threads; empty if the requirements file cannot be read."""
     try:
-        requirements = load_requirements((settings or load_settings()).corpus_dir)
-    except (RequirementsError, ConfigError):
+        requirements = load_requirements(settings.corpus_dir)
+    except RequirementsError:
         return []
     return [(t.label, t.id) for t in requirements.themes]
 
@@ -75,7 +73,7 @@ def draft_from_form(authority: str, call_type: str, theme: str, subject: str, ne
                     recipients: str, duration: str, resources: str, requirements: str, criteria: str, timeline: str,
                     procedure_manager: str = "", planning_act: str = "", rationale: str = "", submission: str = "",
                     *, catalog: Catalog | None = None, out_dir: Path | str | None = None,
-                    settings: Settings | None = None) -> DraftResult:
+                    settings: Settings) -> DraftResult:
     """The guided draft as a Markdown preview plus exported .md and .docx files."""
     form = DraftForm(authority=authority or "", call_type=call_type or "", theme=theme or "", subject=subject or "",
                      needs=needs or "", objectives=objectives or "", recipients=recipients or "",
@@ -83,7 +81,6 @@ def draft_from_form(authority: str, call_type: str, theme: str, subject: str, ne
                      criteria=criteria or "", timeline=timeline or "", procedure_manager=procedure_manager or "",
                      planning_act=planning_act or "", rationale=rationale or "", submission=submission or "")
     try:
-        settings = settings or load_settings()
         draft = draft_call(form, _catalog(catalog, settings), load_requirements(settings.corpus_dir))
         directory = Path(out_dir) if out_dir else Path(tempfile.mkdtemp(prefix="lc-bozza-"))
         md_path, docx_path = export_draft(draft, directory)
@@ -125,13 +122,12 @@ def report_markdown(report: CallReport) -> str:
     return "\n".join(lines)
 
 
-def check_uploaded_call(path: str | Path | None, *, catalog: Catalog | None = None, settings: Settings | None = None,
+def check_uploaded_call(path: str | Path | None, *, settings: Settings, catalog: Catalog | None = None,
                         display_name: str | None = None) -> CheckResult:
     """Check an uploaded call; unreadable, huge or empty files give an Italian warning."""
     if not path:
         return CheckResult("", None, "Carica un avviso in formato PDF, DOCX, TXT o MD.")
     try:
-        settings = settings or load_settings()
         report = check_call(Path(path), _catalog(catalog, settings), load_requirements(settings.corpus_dir),
                             max_upload_mb=settings.max_upload_mb, display_name=display_name or Path(path).name)
     except (CallCheckError, RequirementsError, ConfigError) as exc:

@@ -14,15 +14,12 @@ from typing import Any
 from ..citations import kind_label
 from ..glossary import Entry, Glossary
 from ..ingest import ingest
-from ..models import Answer
-from ..text import fold, slug
+from ..models import KIND_FOLDERS, SUPPORTED_SUFFIXES, Answer
+from ..text import fold, safe_filename
 from .services import Services
 
 log = logging.getLogger(__name__)
 
-KIND_FOLDERS = {"norma": "norme", "linee_guida": "linee-guida", "giurisprudenza": "giurisprudenza",
-                "prassi": "prassi", "avviso": "avvisi", "formazione": "formazione"}
-ACCEPTED = (".pdf", ".docx", ".txt", ".md")
 
 
 # --- Glossario ------------------------------------------------------------------------------------
@@ -120,10 +117,10 @@ def upload_documents(services: Services, paths: list[str], kind: str, progress: 
     limit = settings.max_upload_mb * 1024 * 1024
     for index, raw in enumerate(paths or []):
         source = Path(raw)
-        name = _safe_name(source.name)
+        name = safe_filename(source.name)
         if progress is not None:
             progress((index, len(paths)), desc=f"Indicizzazione di {name}")
-        if source.suffix.lower() not in ACCEPTED:
+        if source.suffix.lower() not in SUPPORTED_SUFFIXES:
             suffix = source.suffix or "senza estensione"
             results.append(UploadResult(name, "scartato",
                                         f"formato non supportato ({suffix}): sono accettati PDF, DOCX, TXT e MD."))
@@ -168,12 +165,6 @@ def remove_upload(services: Services, doc_id: str) -> str:
     ingest(services.settings, path=services.settings.uploads_dir)
     services.reload()
     return f"Documento {info.title!r} rimosso dall'indice."
-
-
-def _safe_name(name: str) -> str:
-    stem, dot, suffix = name.rpartition(".")
-    base = slug(stem or name, 80) if dot else slug(name, 80)
-    return f"{base}.{suffix.lower()}" if dot else base
 
 
 # --- Export of a conversation ---------------------------------------------------------------------

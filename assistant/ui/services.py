@@ -10,7 +10,7 @@ from typing import Any
 
 from ..answer import Assistant
 from ..config import Settings
-from ..feedback import FeedbackStore
+from ..curated.feedback import FeedbackStore
 from ..store import StoreError
 
 log = logging.getLogger(__name__)
@@ -22,7 +22,7 @@ class Services:
     assistant: Assistant | None = None
     unavailable: str = ""
     feedback: FeedbackStore | None = None
-    curated: Any = None  # assistant.curated_match.CuratedMatcher: served first in the chat
+    curated: Any = None  # assistant.curated.match.CuratedMatcher: served first in the chat
     desk: Any = None  # assistant.ui.curated_handlers.Desk: the "Risposte curate" tab
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -45,7 +45,7 @@ class Services:
             return
         try:
             from ..auth import Trainers
-            from ..curated_match import CuratedMatcher
+            from ..curated.match import CuratedMatcher
             from .curated_handlers import Desk
 
             catalog, glossary = self.assistant.retriever.catalog, self.assistant.glossary

@@ -7,8 +7,11 @@ import json
 from dataclasses import asdict
 from typing import Any
 
-from .config import Settings
-from .glossary import Entry, check, load_glossary
+from ..config import Settings
+from ..errors import CheckReport, CliError
+from ..glossary import Entry, check, load_glossary
+from ..index import indexed_catalog
+from .support import report
 
 
 def entry_json(entry: Entry) -> dict[str, Any]:
@@ -33,8 +36,6 @@ def entry_text(entry: Entry) -> str:
 
 
 def cmd_glossary(args: argparse.Namespace, settings: Settings) -> int:
-    from .cli import CliError
-
     glossary = load_glossary(settings.corpus_dir / "glossario")
     if args.term == ["check"]:
         return run_check(settings)
@@ -55,16 +56,13 @@ def cmd_glossary(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def run_check(settings: Settings) -> int:
-    from .cli import report_check
-    from .corpus_check import indexed_catalog
-
     glossary = load_glossary(settings.corpus_dir / "glossario")
     catalog = indexed_catalog(settings)
     problems = check(glossary, lambda ref: bool(catalog.resolve(ref.doc_id, ref.article, ref.comma, ref.section)))
-    return report_check(
+    return report(CheckReport.of(
         problems, f"Glossario non valido: {len(problems)} problemi in {len(glossary.entries)} voci.",
         f"Glossario valido: {len(glossary.entries)} voci, tutte le basi normative corrispondono a passaggi indicizzati.",
-    )
+    ))
 
 
 def register(sub: Any) -> None:

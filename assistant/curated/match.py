@@ -15,14 +15,17 @@ from dataclasses import dataclass
 import numpy as np
 from sqlalchemy.exc import SQLAlchemyError
 
-from .answer import quoted_passages
-from .catalog import Catalog
-from .config import Settings
-from .curated import CuratedAnswer, CuratedStore, citation_problem, italian_date, resolve, text_hash
-from .embeddings import Embedder, get_embedder
-from .glossary import Glossary, load_glossary
-from .models import Answer, Chunk
-from .prompts import text
+from ..catalog import Catalog
+from ..citations import quoted_passages
+from ..config import Settings
+from ..embeddings import Embedder, get_embedder
+from ..glossary import Glossary, load_glossary
+from ..index import indexed_catalog
+from ..models import Answer, Chunk
+from ..prompts import text
+from ..text import italian_date
+from .record import CuratedAnswer, citation_problem, resolve, text_hash
+from .store import CuratedStore
 
 log = logging.getLogger(__name__)
 
@@ -78,8 +81,6 @@ class CuratedMatcher:
         after the index is rebuilt, assign the new catalogue to `matcher.catalog` (and `matcher.store.catalog`).
         """
         if catalog is None:
-            from .corpus_check import indexed_catalog
-
             catalog = indexed_catalog(settings)
         if glossary is None and (settings.corpus_dir / "glossario").is_dir():
             glossary = load_glossary(settings.corpus_dir / "glossario")

@@ -15,10 +15,12 @@ from datetime import datetime
 from pathlib import Path
 from typing import IO, Any, Literal
 
-from .catalog import Catalog
-from .curated import (AUDIENCES, FIELD_LABELS, STATUSES, ConflictError, CuratedAnswer, CuratedError, CuratedStore,
-                      italian_date, italian_datetime, normalise, now, parse_time, resolve)
-from .references import Ref
+from ..catalog import Catalog
+from ..models import CURATED_AUDIENCES, CURATED_STATUSES
+from ..references import Ref
+from ..text import italian_date, italian_datetime
+from .record import FIELD_LABELS, ConflictError, CuratedAnswer, CuratedError, normalise, now, parse_time, resolve
+from .store import CuratedStore
 
 REQUIRED = ("id", "question", "phrasings", "answer", "citations", "audience", "tags", "status", "author")
 AUDIENCE_LABELS = {"funzionario": "funzionari", "operatore": "operatori del Terzo settore",
@@ -107,10 +109,10 @@ def parse_item(raw: Any) -> tuple[CuratedAnswer, datetime | None, int | None]:
     for key in ("id", "question", "answer", "audience", "status", "author"):
         if not isinstance(raw[key], str):
             raise CuratedError(f"il campo {key!r} deve essere un testo.")
-    if raw["audience"] not in AUDIENCES:
-        raise CuratedError(f"pubblico non valido {raw['audience']!r} (usa {', '.join(AUDIENCES)}).")
-    if raw["status"] not in STATUSES:
-        raise CuratedError(f"stato non valido {raw['status']!r} (usa {', '.join(STATUSES)}).")
+    if raw["audience"] not in CURATED_AUDIENCES:
+        raise CuratedError(f"pubblico non valido {raw['audience']!r} (usa {', '.join(CURATED_AUDIENCES)}).")
+    if raw["status"] not in CURATED_STATUSES:
+        raise CuratedError(f"stato non valido {raw['status']!r} (usa {', '.join(CURATED_STATUSES)}).")
     revision = raw.get("revision")
     if revision is not None and (not isinstance(revision, int) or revision < 0):
         raise CuratedError(f"il campo 'revision' deve essere un numero intero: {revision!r}.")

@@ -10,12 +10,13 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, DateTime, Integer, String, Text, create_engine, event, select
+from sqlalchemy import JSON, Boolean, DateTime, Integer, String, Text, select
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
 
-from .config import Settings
-from .models import Answer
+from ..config import Settings
+from ..models import Answer
+from .db import make_engine
 
 
 class _Base(DeclarativeBase):
@@ -52,20 +53,6 @@ class Feedback:
     citations: list[dict[str, Any]]
     audience: str
     handled: bool
-
-
-def make_engine(url: str) -> Engine:
-    """An engine with SQLite set up for concurrent readers (WAL) and enforced foreign keys."""
-    engine = create_engine(url, future=True, pool_pre_ping=True)
-    if url.startswith("sqlite"):
-        @event.listens_for(engine, "connect")
-        def _sqlite_pragmas(connection: Any, _record: Any) -> None:
-            cursor = connection.cursor()
-            cursor.execute("PRAGMA journal_mode=WAL")
-            cursor.execute("PRAGMA foreign_keys=ON")
-            cursor.execute("PRAGMA busy_timeout=5000")
-            cursor.close()
-    return engine
 
 
 class FeedbackStore:

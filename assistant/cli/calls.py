@@ -8,8 +8,10 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from .config import Settings
-from .drafting import CALL_TYPES, CallCheckError, CallReport, RequirementsError, check_call, load_requirements
+from ..call_check import CallReport, check_call
+from ..config import Settings
+from ..index import indexed_catalog
+from ..requirements import CALL_TYPES, load_requirements
 
 STATUS_MARKS = {"presente": "presente", "dubbio": "DUBBIO  ", "assente": "ASSENTE "}
 
@@ -49,15 +51,9 @@ def report_text(report: CallReport) -> str:
 
 
 def cmd_check_call(args: argparse.Namespace, settings: Settings) -> int:
-    from .cli import CliError
-    from .corpus_check import indexed_catalog
-
-    try:
-        requirements = load_requirements(settings.corpus_dir)
-        report = check_call(Path(args.file), indexed_catalog(settings), requirements,
-                            max_upload_mb=settings.max_upload_mb, call_type=args.tipo)
-    except (CallCheckError, RequirementsError) as exc:
-        raise CliError(str(exc)) from None
+    requirements = load_requirements(settings.corpus_dir)
+    report = check_call(Path(args.file), indexed_catalog(settings), requirements,
+                        max_upload_mb=settings.max_upload_mb, call_type=args.tipo)
     if args.json:
         sys.stdout.write(json.dumps(report.to_json(), ensure_ascii=False) + "\n")
     else:

@@ -8,23 +8,24 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .auth import AuthError, Trainers, login
-from .catalog import Catalog
-from .cli import CliError
-from .config import Settings
-from .curated import AUDIENCES, STATUSES, CuratedAnswer, CuratedError, CuratedStore, italian_datetime
-from .curated_io import Selection, export_docx, export_json, export_markdown, import_json, read_json_file
-from .glossary import Glossary, load_glossary
-from .references import Ref
-
-PASSWORD_ENV = "LC_TRAINER_PASSWORD"
+from ..catalog import Catalog
+from ..config import Settings
+from ..curated import CuratedAnswer, CuratedStore
+from ..curated.io import Selection, export_docx, export_json, export_markdown, import_json, read_json_file
+from ..curated.match import CuratedMatcher, check_curated
+from ..errors import CheckReport, CliError
+from ..glossary import Glossary, load_glossary
+from ..index import indexed_catalog
+from ..models import CURATED_AUDIENCES, CURATED_STATUSES
+from ..references import Ref
+from ..text import italian_datetime
+from .support import add_trainer_options, report, trainer
 
 
 @dataclass
@@ -36,22 +37,11 @@ class Context:
 
 def open_context(settings: Settings) -> Context:
     """The store with citations checked against the indexed catalogue (or the corpus parsed now)."""
-    from .corpus_check import indexed_catalog
-
     folder = settings.corpus_dir / "glossario"
     glossary = load_glossary(folder) if folder.is_dir() else None
     catalog = indexed_catalog(settings)
     ids = frozenset(glossary.entries) if glossary else None
     return Context(CuratedStore.open(settings.sqlalchemy_url, catalog, ids), catalog, glossary)
-
-
-def trainer(args: argparse.Namespace, settings: Settings) -> str:
-    """The logged-in trainer of a write command, or CliError with the Italian reason."""
-    password = sys.stdin.readline().rstrip("\r\n") if args.password_stdin else os.environ.get(PASSWORD_ENV, "")
-    try:
-        return login(Trainers.from_settings(settings), args.user, password)
-    except (PermissionError, AuthError) as exc:
-        raise CliError(str(exc)) from None
 
 
 def describe(answer: CuratedAnswer) -> str:
@@ -106,8 +96,6 @@ def cmd_history(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_export(args: argparse.Namespace, settings: Settings) -> int:
-    from .corpus_check import indexed_catalog
-
     status = args.status or (None if args.format == "json" else "approvata")
     selection = Selection(args.tag, args.audience, status)
     output = Path(args.output) if args.output else None
@@ -129,19 +117,16 @@ def cmd_export(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_check(args: argparse.Namespace, settings: Settings) -> int:
-    from .cli import report_check
-    from .curated_match import CuratedMatcher, check_curated
-
     context = open_context(settings)
     matcher = CuratedMatcher.from_settings(settings, context.store, context.catalog, context.glossary)
     problems = check_curated(context.store, context.catalog, matcher)
     answers = context.store.find()
     approved = sum(a.status == "approvata" for a in answers)
-    return report_check(
+    return report(CheckReport.of(
         problems, f"Risposte curate da rivedere: {len(problems)} problemi su {len(answers)} risposte.",
         f"Risposte curate valide: {len(answers)} risposte ({approved} approvate), tutte le citazioni risolte, "
         "nessun testo citato cambiato dopo l'approvazione, ogni risposta approvata servita per la sua domanda.",
-    )
+    ))
 
 
 # --- writing -----------------------------------------------------------------------------------------
@@ -202,61 +187,43 @@ def _status_change(action: str) -> Callable[[argparse.Namespace, Settings], int]
 # --- parser -------------------------------------------------------------------------------------------
 
 
-def _guard(func: Callable[[argparse.Namespace, Settings], int]) -> Callable[[argparse.Namespace, Settings], int]:
-    """Italian errors of the store and of the trainer check become the CLI's `Errore: ...` (exit 1)."""
-
-    def run(args: argparse.Namespace, settings: Settings) -> int:
-        try:
-            return func(args, settings)
-        except (CuratedError, PermissionError, AuthError) as exc:
-            raise CliError(str(exc)) from None
-
-    return run
-
-
-def _writer(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--user", required=True, help="formatore che salva (deve essere in LC_TRAINER_USERS)")
-    parser.add_argument("--password-stdin", action="store_true",
-                        help=f"legge la password dalla prima riga di stdin (altrimenti da {PASSWORD_ENV})")
-
-
 def register(sub: Any) -> None:
     curated = sub.add_parser("curated", help="risposte curate dai formatori: consulta, verifica, esporta, modifica")
     verbs = curated.add_subparsers(dest="curated_command", required=True)
 
     p = verbs.add_parser("list", help="elenca le risposte curate")
-    p.add_argument("--status", choices=STATUSES)
+    p.add_argument("--status", choices=list(CURATED_STATUSES))
     p.add_argument("--tag", help="tema, per esempio: lavoro, abitare, povertà educativa")
-    p.add_argument("--audience", choices=AUDIENCES)
+    p.add_argument("--audience", choices=list(CURATED_AUDIENCES))
     p.add_argument("--json", action="store_true")
-    p.set_defaults(func=_guard(cmd_list))
+    p.set_defaults(func=cmd_list)
 
     p = verbs.add_parser("show", help="mostra una risposta curata (o una sua revisione)")
     p.add_argument("id")
     p.add_argument("--revision", type=int, help="numero di una revisione precedente")
     p.add_argument("--json", action="store_true")
-    p.set_defaults(func=_guard(cmd_show))
+    p.set_defaults(func=cmd_show)
 
     p = verbs.add_parser("history", help="le revisioni di una risposta: chi, quando, che cosa")
     p.add_argument("id")
     p.add_argument("--json", action="store_true")
-    p.set_defaults(func=_guard(cmd_history))
+    p.set_defaults(func=cmd_history)
 
     p = verbs.add_parser("export", help="esporta in JSON, Markdown o DOCX (dispensa per i corsi)")
     p.add_argument("--format", choices=["json", "md", "docx"], required=True)
     p.add_argument("--tag")
-    p.add_argument("--audience", choices=AUDIENCES)
-    p.add_argument("--status", choices=STATUSES, help="predefinito: tutte per json, approvata per md e docx")
+    p.add_argument("--audience", choices=list(CURATED_AUDIENCES))
+    p.add_argument("--status", choices=list(CURATED_STATUSES), help="predefinito: tutte per json, approvata per md e docx")
     p.add_argument("--output", help="file da scrivere (obbligatorio per docx; altrimenti stdout)")
-    p.set_defaults(func=_guard(cmd_export))
+    p.set_defaults(func=cmd_export)
 
     p = verbs.add_parser("check", help="citazioni risolte, testi citati invariati, risposte approvate servite")
-    p.set_defaults(func=_guard(cmd_check))
+    p.set_defaults(func=cmd_check)
 
     p = verbs.add_parser("import", help="importa un file JSON (esito per ogni risposta)")
     p.add_argument("file")
-    _writer(p)
-    p.set_defaults(func=_guard(cmd_import))
+    add_trainer_options(p)
+    p.set_defaults(func=cmd_import)
 
     p = verbs.add_parser("create", help="crea una bozza")
     p.add_argument("--id", help="identificativo (predefinito: dalla domanda)")
@@ -268,9 +235,9 @@ def register(sub: Any) -> None:
                    help="citazione: doc_id?article=55&comma=3 oppure doc_id:55:3 (ripetibile)")
     p.add_argument("--term", action="append", default=[], help="id di una voce del glossario (ripetibile)")
     p.add_argument("--tag", action="append", default=[], help="tema (ripetibile)")
-    p.add_argument("--audience", choices=AUDIENCES, default="entrambi")
-    _writer(p)
-    p.set_defaults(func=_guard(cmd_create))
+    p.add_argument("--audience", choices=list(CURATED_AUDIENCES), default="entrambi")
+    add_trainer_options(p)
+    p.set_defaults(func=cmd_create)
 
     for action, help_text in (("approve", "approva: da ora la risposta è servita in chat"),
                               ("archive", "archivia: la risposta non è più servita"),
@@ -280,23 +247,5 @@ def register(sub: Any) -> None:
         if action == "restore":
             p.add_argument("number", type=int, help="numero della revisione da ripristinare")
         p.add_argument("--based-on", type=int, help="revisione che hai letto (predefinito: l'ultima salvata)")
-        _writer(p)
-        p.set_defaults(func=_guard(_status_change(action)))
-
-
-def main(argv: list[str] | None = None, settings: Settings | None = None) -> int:
-    """Run `curated ...` without the main CLI (tests, or before it is wired into `assistant`)."""
-    from .config import ConfigError, load_settings
-
-    parser = argparse.ArgumentParser(prog="assistant")
-    register(parser.add_subparsers(dest="command", required=True))
-    args = parser.parse_args(argv)
-    try:
-        return int(args.func(args, settings or load_settings()) or 0)
-    except (CliError, ConfigError, OSError, ValueError) as exc:
-        print(f"Errore: {exc}", file=sys.stderr)
-        return 1
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())
+        add_trainer_options(p)
+        p.set_defaults(func=_status_change(action))

@@ -1,0 +1,40 @@
+"""`assistant ingest [PATH] [--rebuild] [--kind KIND] [--json]`: bring the index up to date."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import Any
+
+from ..config import Settings
+from ..errors import CliError
+from ..ingest import ingest
+from ..models import KINDS
+from .support import print_json
+
+
+def cmd_ingest(args: argparse.Namespace, settings: Settings) -> int:
+    path = Path(args.path) if args.path else None
+    if path is not None and not path.exists():
+        raise CliError(f"Il percorso {path} non esiste.")
+    report = ingest(settings, path=path, rebuild=args.rebuild, progress=not args.quiet, kind=args.kind)
+    if args.json:
+        print_json({
+            "documents": report.documents, "chunks": report.chunks, "added": report.added,
+            "updated": report.updated, "removed": report.removed, "unchanged": report.unchanged,
+            "embedded": report.embedded, "seconds": round(report.seconds, 3),
+            "skipped": [{"file": s.path, "reason": s.reason} for s in report.skipped],
+        })
+    else:
+        print(report.summary())
+    return 1 if report.failed else 0
+
+
+def register(sub: Any) -> None:
+    p = sub.add_parser("ingest", help="indicizza il corpus (incrementale)")
+    p.add_argument("path", nargs="?", help="cartella o file da indicizzare (predefinito: il corpus)")
+    p.add_argument("--rebuild", action="store_true", help="ricostruisce l'indice da zero")
+    p.add_argument("--kind", choices=list(KINDS), help="tipo dei documenti non elencati nel manifest")
+    p.add_argument("--json", action="store_true", help="riepilogo in JSON")
+    p.add_argument("--quiet", action="store_true", help="senza barra di avanzamento")
+    p.set_defaults(func=cmd_ingest)
