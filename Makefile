@@ -7,13 +7,19 @@ export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 export ANONYMIZED_TELEMETRY := False
 
-.PHONY: run test setup system-deps index eval bench load clean
+.PHONY: run test lint setup system-deps index eval bench load clean
 
 run: setup index
 	$(BIN)/python app.py
 
 test: setup system-deps index
 	$(BIN)/python -m pytest
+
+# Lint, format check and types: what a newcomer's change must keep clean (also run by .ci/run).
+lint: setup
+	$(BIN)/ruff check assistant app.py evals tests
+	$(BIN)/ruff format --check assistant app.py evals tests
+	$(BIN)/mypy
 
 # Debian packages the tests drive for real: chromium (browser journeys) and PostgreSQL (curated answers).
 # Installed when missing and when we may (root with apt); otherwise those tests say what is missing.

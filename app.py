@@ -13,34 +13,36 @@ from typing import Any
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 
-import gradio as gr  # noqa: E402
+import gradio as gr
 
-from assistant.answer import Assistant  # noqa: E402
-from assistant.config import Settings, load_settings  # noqa: E402
-from assistant.models import AUDIENCE_LABELS, AUDIENCES, SUPPORTED_SUFFIXES  # noqa: E402
-from assistant.ui import chat as chat_ui  # noqa: E402
-from assistant.ui import library  # noqa: E402
-from assistant.ui.curated_tab import build_curated_tab  # noqa: E402
-from assistant.ui.drafting_tab import build_drafting_tabs  # noqa: E402
-from assistant.ui.info import about_markdown  # noqa: E402
-from assistant.ui.services import Services  # noqa: E402
+from assistant.answer import Assistant
+from assistant.config import Settings, load_settings
+from assistant.models import AUDIENCE_LABELS, AUDIENCES, SUPPORTED_SUFFIXES
+from assistant.prompts import text
+from assistant.ui import chat as chat_ui
+from assistant.ui import library
+from assistant.ui.curated_tab import build_curated_tab
+from assistant.ui.drafting_tab import build_drafting_tabs
+from assistant.ui.info import about_markdown
+from assistant.ui.services import Services
 
 log = logging.getLogger("assistant.app")
 
 TITLE = "Lingua Comune - assistente per l'amministrazione condivisa"
-NOTICE = (
-    "**Sistema automatico, non consulenza legale.** Le risposte sono composte da un programma che cita "
-    "alla lettera i documenti indicizzati (norme, linee guida, sentenze, prassi, avvisi, materiali formativi). "
-    "Verifica sempre il testo vigente e, nei casi dubbi, chiedi a un esperto."
-)
 EXAMPLES = [
     "Che cos'è la co-programmazione?",
     "Come partecipo a una co-progettazione con il Comune?",
     "Cosa devo predeterminare nell'avviso prima dell'istruttoria?",
     "Una convenzione con una ODV può prevedere un compenso?",
 ]
-KINDS = [("Materiale formativo", "formazione"), ("Norma", "norma"), ("Linee guida", "linee_guida"),
-         ("Giurisprudenza", "giurisprudenza"), ("Prassi", "prassi"), ("Avviso (atto locale)", "avviso")]
+KINDS = [
+    ("Materiale formativo", "formazione"),
+    ("Norma", "norma"),
+    ("Linee guida", "linee_guida"),
+    ("Giurisprudenza", "giurisprudenza"),
+    ("Prassi", "prassi"),
+    ("Avviso (atto locale)", "avviso"),
+]
 CSS = """
 .lc-source { border-left: 4px solid #1f4e79; padding: 0.4em 0.8em; margin-bottom: 0.8em; }
 .lc-source mark { background: #fff3b0; color: #1a1a1a; }
@@ -71,10 +73,15 @@ def build_app(settings: Settings, assistant: Assistant | None = None) -> gr.Bloc
         answers = gr.State([])
         user = gr.State(None)
         gr.Markdown(f"# {TITLE}")
-        gr.Markdown(NOTICE, elem_id="lc-notice")
+        gr.Markdown(text("banner", notice=text("notice")), elem_id="lc-notice")
         with gr.Row():
-            audience = gr.Radio(choices=[(AUDIENCE_LABELS[a], a) for a in AUDIENCES], value="operatore", label="Chi sei? (le risposte si adattano)",
-                                elem_id="lc-audience", scale=3)
+            audience = gr.Radio(
+                choices=[(AUDIENCE_LABELS[a], a) for a in AUDIENCES],
+                value="operatore",
+                label="Chi sei? (le risposte si adattano)",
+                elem_id="lc-audience",
+                scale=3,
+            )
             with gr.Accordion("Accesso formatori", open=False, elem_id="lc-login"):
                 login_user = gr.Textbox(label="Utente", elem_id="lc-login-user")
                 login_password = gr.Textbox(label="Password", type="password", elem_id="lc-login-password")
@@ -84,40 +91,51 @@ def build_app(settings: Settings, assistant: Assistant | None = None) -> gr.Bloc
             gr.Markdown(f"⚠️ {services.unavailable}")
 
         with gr.Tabs():
-            with gr.Tab("Chiedi", id="chiedi"):
-                with gr.Row():
-                    with gr.Column(scale=3):
-                        chatbot = gr.Chatbot(label="Conversazione", height=520, elem_id="lc-chat",
-                                             buttons=["copy", "copy_all"], feedback_options=("Like", "Dislike"))
-                        question = gr.Textbox(label="La tua domanda", placeholder="Scrivi qui la tua domanda…",
-                                              lines=2, max_lines=8, elem_id="lc-question")
-                        with gr.Row():
-                            send = gr.Button("Invia", variant="primary", elem_id="lc-send")
-                            clear = gr.Button("Nuova conversazione", elem_id="lc-new")
-                        gr.Examples(EXAMPLES, inputs=question, label="Domande di esempio")
-                        feedback_status = gr.Markdown("", elem_id="lc-feedback-status")
-                        with gr.Row():
-                            comment = gr.Textbox(label="Commento sulla risposta (facoltativo)", scale=4,
-                                                 elem_id="lc-comment")
-                            comment_send = gr.Button("Invia commento", scale=1, elem_id="lc-comment-send")
-                        feedback_id = gr.State(None)
-                        with gr.Row():
-                            export_md = gr.Button("Esporta conversazione (Markdown)", elem_id="lc-export-md")
-                            export_docx = gr.Button("Esporta conversazione (DOCX)", elem_id="lc-export-docx")
-                            save_curated = gr.Button("Salva come risposta curata (formatori)",
-                                                     elem_id="lc-save-curated")
-                        export_file = gr.File(label="File esportato", interactive=False, elem_id="lc-export-file")
-                    with gr.Column(scale=2):
-                        gr.Markdown("### Fonti citate")
-                        source_pick = gr.Radio(choices=[], label="Apri una fonte citata", elem_id="lc-source-pick")
-                        source_panel = gr.HTML(chat_ui.EMPTY_SOURCES, elem_id="lc-sources")
-                        terms_panel = gr.HTML("", elem_id="lc-answer-terms")
+            with gr.Tab("Chiedi", id="chiedi"), gr.Row():
+                with gr.Column(scale=3):
+                    chatbot = gr.Chatbot(
+                        label="Conversazione",
+                        height=520,
+                        elem_id="lc-chat",
+                        buttons=["copy", "copy_all"],
+                        feedback_options=("Like", "Dislike"),
+                    )
+                    question = gr.Textbox(
+                        label="La tua domanda",
+                        placeholder="Scrivi qui la tua domanda…",
+                        lines=2,
+                        max_lines=8,
+                        elem_id="lc-question",
+                    )
+                    with gr.Row():
+                        send = gr.Button("Invia", variant="primary", elem_id="lc-send")
+                        clear = gr.Button("Nuova conversazione", elem_id="lc-new")
+                    gr.Examples(EXAMPLES, inputs=question, label="Domande di esempio")
+                    feedback_status = gr.Markdown("", elem_id="lc-feedback-status")
+                    with gr.Row():
+                        comment = gr.Textbox(
+                            label="Commento sulla risposta (facoltativo)", scale=4, elem_id="lc-comment"
+                        )
+                        comment_send = gr.Button("Invia commento", scale=1, elem_id="lc-comment-send")
+                    feedback_id = gr.State(None)
+                    with gr.Row():
+                        export_md = gr.Button("Esporta conversazione (Markdown)", elem_id="lc-export-md")
+                        export_docx = gr.Button("Esporta conversazione (DOCX)", elem_id="lc-export-docx")
+                        save_curated = gr.Button("Salva come risposta curata (formatori)", elem_id="lc-save-curated")
+                    export_file = gr.File(label="File esportato", interactive=False, elem_id="lc-export-file")
+                with gr.Column(scale=2):
+                    gr.Markdown("### Fonti citate")
+                    source_pick = gr.Radio(choices=[], label="Apri una fonte citata", elem_id="lc-source-pick")
+                    source_panel = gr.HTML(chat_ui.EMPTY_SOURCES, elem_id="lc-sources")
+                    terms_panel = gr.HTML("", elem_id="lc-answer-terms")
 
             with gr.Tab("Glossario", id="glossario"):
-                glossary_query = gr.Textbox(label="Cerca un termine (anche sigle e varianti: ODV, coprogettazione)",
-                                            elem_id="lc-glossary-query")
-                glossary_pick = gr.Radio(choices=_glossary_choices(services, ""), label="Termini",
-                                         elem_id="lc-glossary-list")
+                glossary_query = gr.Textbox(
+                    label="Cerca un termine (anche sigle e varianti: ODV, coprogettazione)", elem_id="lc-glossary-query"
+                )
+                glossary_pick = gr.Radio(
+                    choices=_glossary_choices(services, ""), label="Termini", elem_id="lc-glossary-list"
+                )
                 glossary_view = gr.HTML("", elem_id="lc-glossary-entry")
 
             wire_save_button = build_curated_tab(services, user)
@@ -127,20 +145,33 @@ def build_app(settings: Settings, assistant: Assistant | None = None) -> gr.Bloc
                 documents = gr.Dataframe(
                     value=library.documents_table(services),
                     headers=["Titolo", "Tipo", "Versione", "Passaggi", "Origine", "Identificativo"],
-                    label="Documenti indicizzati", interactive=False, wrap=True, elem_id="lc-documents",
+                    label="Documenti indicizzati",
+                    interactive=False,
+                    wrap=True,
+                    elem_id="lc-documents",
                 )
                 with gr.Row():
-                    upload = gr.File(label=f"Carica documenti (PDF, DOCX, TXT, MD; massimo {settings.max_upload_mb} "
-                                           "MB ciascuno)", file_count="multiple",
-                                     file_types=list(SUPPORTED_SUFFIXES), elem_id="lc-upload")
-                    upload_kind = gr.Dropdown(choices=KINDS, value="formazione", label="Tipo dei documenti caricati",
-                                              elem_id="lc-upload-kind")
+                    upload = gr.File(
+                        label=f"Carica documenti (PDF, DOCX, TXT, MD; massimo {settings.max_upload_mb} MB ciascuno)",
+                        file_count="multiple",
+                        file_types=list(SUPPORTED_SUFFIXES),
+                        elem_id="lc-upload",
+                    )
+                    upload_kind = gr.Dropdown(
+                        choices=KINDS, value="formazione", label="Tipo dei documenti caricati", elem_id="lc-upload-kind"
+                    )
                 upload_button = gr.Button("Carica e indicizza", variant="primary", elem_id="lc-upload-button")
-                upload_result = gr.Dataframe(headers=["File", "Esito", "Motivo"], label="Esito del caricamento",
-                                             interactive=False, elem_id="lc-upload-result")
+                upload_result = gr.Dataframe(
+                    headers=["File", "Esito", "Motivo"],
+                    label="Esito del caricamento",
+                    interactive=False,
+                    elem_id="lc-upload-result",
+                )
                 with gr.Row():
-                    remove_id = gr.Textbox(label="Identificativo del documento caricato da rimuovere (solo formatori)",
-                                           elem_id="lc-remove-id")
+                    remove_id = gr.Textbox(
+                        label="Identificativo del documento caricato da rimuovere (solo formatori)",
+                        elem_id="lc-remove-id",
+                    )
                     remove_button = gr.Button("Rimuovi documento", variant="stop", elem_id="lc-remove-button")
                 remove_status = gr.Markdown("")
 
@@ -152,33 +183,59 @@ def build_app(settings: Settings, assistant: Assistant | None = None) -> gr.Bloc
             turn = chat_ui.ask(services, message, history, past, who)
             if turn.warning:
                 gr.Warning(turn.warning)
-            return (turn.history, turn.answers, gr.update(choices=turn.source_choices,
-                    value=turn.source_choices[0][1] if turn.source_choices else None),
-                    turn.source_html, turn.terms_html, message if turn.warning else "")
+            return (
+                turn.history,
+                turn.answers,
+                gr.update(
+                    choices=turn.source_choices, value=turn.source_choices[0][1] if turn.source_choices else None
+                ),
+                turn.source_html,
+                turn.terms_html,
+                message if turn.warning else "",
+            )
 
         chat_outputs = [chatbot, answers, source_pick, source_panel, terms_panel, question]
         send.click(on_submit, [question, chatbot, answers, audience], chat_outputs, api_name="ask")
-        question.submit(on_submit, [question, chatbot, answers, audience], chat_outputs, api_name=False)
-        clear.click(lambda: ([], [], gr.update(choices=[], value=None), chat_ui.EMPTY_SOURCES, "", ""),
-                    None, chat_outputs, api_name=False)
-        source_pick.change(lambda past, n: chat_ui.show_source(services, past[-1] if past else None, n),
-                           [answers, source_pick], source_panel, api_name=False)
+        question.submit(on_submit, [question, chatbot, answers, audience], chat_outputs, api_visibility="private")
+        clear.click(
+            lambda: ([], [], gr.update(choices=[], value=None), chat_ui.EMPTY_SOURCES, "", ""),
+            None,
+            chat_outputs,
+            api_visibility="private",
+        )
+        source_pick.change(
+            lambda past, n: chat_ui.show_source(services, past[-1] if past else None, n),
+            [answers, source_pick],
+            source_panel,
+            api_visibility="private",
+        )
 
         def on_like(past: list[Any], who: str, data: gr.LikeData) -> tuple[Any, str]:
             index = data.index[0] if isinstance(data.index, (list, tuple)) else data.index
             new_id, message = chat_ui.record_feedback(services, past, int(index), data.liked, who)
             return new_id, message
 
-        chatbot.like(on_like, [answers, audience], [feedback_id, feedback_status], api_name=False)
-        comment_send.click(lambda fid, text: chat_ui.add_comment(services, fid, text), [feedback_id, comment],
-                           feedback_status, api_name=False)
-        export_md.click(lambda h: library.export_conversation(h, "md"), chatbot, export_file, api_name=False)
-        export_docx.click(lambda h: library.export_conversation(h, "docx"), chatbot, export_file, api_name=False)
+        chatbot.like(on_like, [answers, audience], [feedback_id, feedback_status], api_visibility="private")
+        comment_send.click(
+            lambda fid, comment: chat_ui.add_comment(services, fid, comment),
+            [feedback_id, comment],
+            feedback_status,
+            api_visibility="private",
+        )
+        export_md.click(lambda h: library.export_conversation(h, "md"), chatbot, export_file, api_visibility="private")
+        export_docx.click(
+            lambda h: library.export_conversation(h, "docx"), chatbot, export_file, api_visibility="private"
+        )
 
-        glossary_query.change(lambda q: gr.update(choices=_glossary_choices(services, q), value=None),
-                              glossary_query, glossary_pick, api_name=False)
-        glossary_pick.change(lambda term_id: _glossary_view(services, term_id), glossary_pick, glossary_view,
-                             api_name=False)
+        glossary_query.change(
+            lambda q: gr.update(choices=_glossary_choices(services, q), value=None),
+            glossary_query,
+            glossary_pick,
+            api_visibility="private",
+        )
+        glossary_pick.change(
+            lambda term_id: _glossary_view(services, term_id), glossary_pick, glossary_view, api_visibility="private"
+        )
 
         def on_upload(paths: list[str] | None, kind: str, progress: gr.Progress = gr.Progress()) -> tuple[Any, Any]:
             if not paths:
@@ -187,14 +244,14 @@ def build_app(settings: Settings, assistant: Assistant | None = None) -> gr.Bloc
             results = library.upload_documents(services, [str(p) for p in paths], kind, progress)
             return [[r.file, r.status, r.reason] for r in results], library.documents_table(services)
 
-        upload_button.click(on_upload, [upload, upload_kind], [upload_result, documents], api_name=False)
+        upload_button.click(on_upload, [upload, upload_kind], [upload_result, documents], api_visibility="private")
 
         def on_remove(doc_id: str, who: str | None) -> tuple[str, Any]:
             if not who:
                 return "Solo i formatori possono rimuovere documenti: accedi con le tue credenziali.", gr.update()
             return library.remove_upload(services, doc_id.strip()), library.documents_table(services)
 
-        remove_button.click(on_remove, [remove_id, user], [remove_status, documents], api_name=False)
+        remove_button.click(on_remove, [remove_id, user], [remove_status, documents], api_visibility="private")
 
         def on_login(name: str, password: str) -> tuple[Any, str]:
             from assistant.ui.auth_handlers import login
@@ -202,7 +259,7 @@ def build_app(settings: Settings, assistant: Assistant | None = None) -> gr.Bloc
             result = login(settings, name, password)
             return result.user, result.message
 
-        login_button.click(on_login, [login_user, login_password], [user, login_status], api_name=False)
+        login_button.click(on_login, [login_user, login_password], [user, login_status], api_visibility="private")
         if wire_save_button is not None:
             wire_save_button(answers, audience, save_curated)
     return app
@@ -227,7 +284,10 @@ def main() -> None:
     app.queue(default_concurrency_limit=4).launch(
         server_name=os.environ.get("GRADIO_SERVER_NAME", "127.0.0.1"),
         server_port=int(os.environ.get("GRADIO_SERVER_PORT", "7860")),
-        css=CSS, head=HEAD, theme=theme(), max_file_size=f"{settings.max_upload_mb}mb",
+        css=CSS,
+        head=HEAD,
+        theme=theme(),
+        max_file_size=f"{settings.max_upload_mb}mb",
     )
 
 

@@ -145,22 +145,44 @@ class Assistant:
         passages, citations = self._passages(question.text, chunks[: self.settings.answer_max_citations + 1])
         confusions = ""
         if entry.non_confondere_con:
-            confusions = text("glossary_confusions") + "\n" + "\n".join(
-                f"- **{term}**: {difference}" for term, difference in entry.non_confondere_con) + "\n"
+            confusions = (
+                text("glossary_confusions")
+                + "\n"
+                + "\n".join(f"- **{term}**: {difference}" for term, difference in entry.non_confondere_con)
+                + "\n"
+            )
         body = render(
-            "answer_glossary.md", term=entry.term, definition=entry.definition,
-            audience_label=text(f"audience_{audience}"), wording=entry.wording(audience),
-            law_heading=text("glossary_law"), passages="\n\n".join(passages), confusions=confusions,
-            sources="\n".join(f"[{i}] {c.label}" for i, c in enumerate(citations, start=1)), notice=text("notice"),
+            "answer_glossary.md",
+            term=entry.term,
+            definition=entry.definition,
+            audience_label=text(f"audience_{audience}"),
+            wording=entry.wording(audience),
+            law_heading=text("glossary_law"),
+            passages="\n\n".join(passages),
+            confusions=confusions,
+            sources="\n".join(f"[{i}] {c.label}" for i, c in enumerate(citations, start=1)),
+            origin=text("origin_extractive"),
+            notice=text("notice"),
         )
-        return Answer(query=raw, answer=body, refused=False, source="glossary", citations=tuple(citations),
-                      notes=question.notes, hits=tuple(hits))
+        return Answer(
+            query=raw,
+            answer=body,
+            refused=False,
+            source="glossary",
+            citations=tuple(citations),
+            notes=question.notes,
+            hits=tuple(hits),
+        )
 
     def refuse(self, raw: str, question: Question, hits: list[Hit]) -> Answer:
-        body = render("refusal.md", refusal=REFUSAL, coverage=text("coverage", topics=self.coverage()),
-                      notice=text("notice"))
-        return Answer(query=raw, answer=body, refused=True, source="extractive", notes=question.notes,
-                      hits=tuple(hits))
+        body = render(
+            "refusal.md",
+            refusal=REFUSAL,
+            coverage=text("coverage", topics=self.coverage()),
+            origin=text("origin_extractive"),
+            notice=text("notice"),
+        )
+        return Answer(query=raw, answer=body, refused=True, source="extractive", notes=question.notes, hits=tuple(hits))
 
     def coverage(self) -> str:
         kinds: dict[str, int] = {}
@@ -209,7 +231,20 @@ class Assistant:
         selected = self.select(question.text, hits)
         passages, citations = self._passages(question.text, [h.chunk for h in selected])
         sources = "\n".join(f"[{i}] {c.label}" for i, c in enumerate(citations, start=1))
-        body = render("answer_extractive.md", intro=text(f"intro_{audience}"), passages="\n\n".join(passages),
-                      sources=sources, notice=text("notice"))
-        return Answer(query=raw, answer=body, refused=False, source="extractive", citations=tuple(citations),
-                      notes=question.notes, hits=tuple(hits))
+        body = render(
+            "answer_extractive.md",
+            intro=text(f"intro_{audience}"),
+            passages="\n\n".join(passages),
+            sources=sources,
+            origin=text("origin_extractive"),
+            notice=text("notice"),
+        )
+        return Answer(
+            query=raw,
+            answer=body,
+            refused=False,
+            source="extractive",
+            citations=tuple(citations),
+            notes=question.notes,
+            hits=tuple(hits),
+        )

@@ -45,8 +45,9 @@ def _parse_hash(encoded: str) -> tuple[int, bytes, bytes]:
             raise ValueError
         iterations, salt, digest = int(parts[1]), bytes.fromhex(parts[2]), bytes.fromhex(parts[3])
     except ValueError:
-        raise AuthError(f"Hash non valido: atteso {ALGORITHM}$iterazioni$sale$hash (crealo con: assistant "
-                        "trainer hash).") from None
+        raise AuthError(
+            f"Hash non valido: atteso {ALGORITHM}$iterazioni$sale$hash (crealo con: assistant trainer hash)."
+        ) from None
     if iterations < 1 or not salt or not digest:
         raise AuthError("Hash non valido: iterazioni, sale e hash devono essere presenti.")
     return iterations, salt, digest
@@ -68,8 +69,10 @@ def parse_trainer_users(value: str) -> dict[str, str]:
         user, sep, encoded = item.partition(":")
         user = user.strip()
         if not sep or not user or not encoded.strip():
-            raise AuthError(f"LC_TRAINER_USERS non valido: la voce {item[:40]!r} non è nella forma utente:hash "
-                            "(crea l'hash con: assistant trainer hash).")
+            raise AuthError(
+                f"LC_TRAINER_USERS non valido: la voce {item[:40]!r} non è nella forma utente:hash "
+                "(crea l'hash con: assistant trainer hash)."
+            )
         try:
             _parse_hash(encoded.strip())
         except AuthError as exc:
@@ -112,11 +115,15 @@ def verify_trainer(settings: Settings, user: str, password: str) -> bool:
 def require_trainer(user: str | None, trainers: Trainers) -> str:
     """The user, when a trainer; otherwise PermissionError with the Italian reason."""
     if not user:
-        raise PermissionError("Per modificare le risposte curate accedi come formatore: chi non ha un account da "
-                              "formatore può solo consultarle.")
+        raise PermissionError(
+            "Per modificare le risposte curate accedi come formatore: chi non ha un account da "
+            "formatore può solo consultarle."
+        )
     if not trainers.is_trainer(user):
-        raise PermissionError(f"Solo i formatori possono modificare le risposte curate: l'utente {user!r} non è tra "
-                              "i formatori configurati (LC_TRAINER_USERS).")
+        raise PermissionError(
+            f"Solo i formatori possono modificare le risposte curate: l'utente {user!r} non è tra "
+            "i formatori configurati (LC_TRAINER_USERS)."
+        )
     return user
 
 
@@ -124,8 +131,10 @@ def login(trainers: Trainers, user: str | None, password: str | None) -> str:
     """A trainer whose password checks out (for the CLI's write commands); PermissionError otherwise."""
     user = require_trainer(user, trainers)
     if not password:
-        raise PermissionError("Manca la password del formatore: impostala nella variabile LC_TRAINER_PASSWORD "
-                              "oppure passala con --password-stdin.")
+        raise PermissionError(
+            "Manca la password del formatore: impostala nella variabile LC_TRAINER_PASSWORD "
+            "oppure passala con --password-stdin."
+        )
     if not trainers.authenticate(user, password):
         raise PermissionError(f"Password errata per il formatore {user!r}.")
     return user

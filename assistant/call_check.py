@@ -1,186 +1,30 @@
-"""The call checker: read a call (PDF, DOCX, TXT, MD) and report, per element, `presente` / `assente` / `dubbio`
-with the passage found and its page, plus the red flags with the passage that triggered them.
-
-Matching runs on folded text (`assistant.text.fold`), so accents, case and hyphens never matter.
+"""The call checker: report, per element a call must contain, `presente` / `assente` / `dubbio` with the passage
+found and its page, plus the red flags with the passage that triggered them (reading the call: `call_text`).
 """
 
 from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Iterable
 from dataclasses import dataclass, replace
-from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
+from .call_text import QUOTED, Block, CallCheckError, document_blocks, excerpt, law_quotations, read_call
 from .catalog import Catalog
-from .errors import UserError
-from .loaders import LoadError, SourceText, load
 from .models import Citation
 from .requirements import (
     CALL_TYPES,
-    EVIDENCE_MAX,
-    NOTE_PREFIX,
     UNKNOWN_TYPE,
     Element,
     RedFlag,
     Requirements,
     citation_json,
     citations_for,
-    load_requirements,
 )
-from .legal.grammar import CALL_ART_HEADING, CALL_NUMBERED_HEADING, MD_HEADING
-from .text import fold, fold_phrase, join_lines, sentences
+from .text import fold_phrase, sentences
 
 log = logging.getLogger(__name__)
-
-
-class CallCheckError(UserError, ValueError):
-    """A call that cannot be checked (missing, too large, unreadable); the message is Italian."""
-
-
-# --- the call as blocks ---------------------------------------------------------------------------
-
-_PARAGRAPH_START = re.compile(r"^[A-ZÀ-Ý0-9•\-–*»«“\"(]")
-_MARKER_RE = re.compile(r"\bda completare\b")
-_QUOTED = re.compile(r"“[^”]*”|«[^»]*»|\"[^\"]*\"|^[^“«]*[”»]|[“«][^”»]*$", re.DOTALL)
-_BULLET = re.compile(r"^(?:[-•➢▪*–]\s|[a-z0-9]{1,2}[.)]\s)")
-_LAW_KINDS = ("norma", "linee_guida", "giurisprudenza", "prassi")
-_SHINGLE = 6
-
-
-@dataclass(frozen=True)
-class Block:
-    """A paragraph (or heading) of the call, with its page and the heading of its section."""
-
-    text: str
-    norm: str
-    page: int | None
-    section: str  # normalized heading of the enclosing section ("" before the first heading)
-    heading: bool = False
-    own: str = ""  # normalized text without quotations: the call's own words
-
-    @property
-    def incomplete(self) -> bool:
-        return bool(_MARKER_RE.search(self.norm))
-
-
-def make_block(text: str, page: int | None, section: str, heading: bool = False) -> Block:
-    return Block(text, fold_phrase(text), page, section, heading, fold_phrase(_QUOTED.sub(" … ", text)))
-
-
-def _caps_ratio(text: str) -> float:
-    letters = [c for c in text if c.isalpha()]
-    return sum(c.isupper() for c in letters) / len(letters) if len(letters) >= 4 else 0.0
-
-
-def heading_text(line: str) -> str | None:
-    """The heading a line is (Markdown, "Art. 4 - Durata", a short line in capitals), or None."""
-    if match := MD_HEADING.match(line):
-        return match.group(2).strip("*_ ")
-    if len(line) > 100 or line.endswith((",", ";")):
-        return None
-    if CALL_ART_HEADING.match(line) and (len(line) <= 70 or _caps_ratio(line) >= 0.6):
-        return line
-    if line.endswith((".", ":", "!", "?")) or line.startswith(("“", "«", '"')):
-        return None  # a sentence or a quoted title, not a heading
-    if len(line) <= 90 and _caps_ratio(line) >= 0.85:
-        return line
-    if CALL_NUMBERED_HEADING.match(line) and len(line) <= 60:
-        return line  # "2. Finalità", "3) Durata e risorse"
-    return line if len(line) <= 40 and len(line.split()) <= 5 and line[:1].isupper() else None  # "Oggetto"
-
-
-def document_blocks(source: SourceText) -> list[Block]:
-    """Paragraphs, list items and headings; editorial notes of our drafts are left out."""
-    blocks: list[Block] = []
-    buffer: list[str] = []
-    state: dict[str, Any] = {"page": None, "section": "", "caps_heading": False}
-
-    def flush() -> None:
-        text = join_lines(buffer)
-        buffer.clear()
-        block = make_block(text, state["page"], state["section"])
-        if block.norm and not block.norm.startswith(fold(NOTE_PREFIX)):
-            blocks.append(block)
-
-    for line in source.lines:
-        raw = line.text.strip().lstrip(">").strip()
-        if line.page != state["page"]:
-            flush()
-            state["page"] = line.page
-        head = heading_text(raw) if raw else None
-        if head is not None:
-            flush()
-            caps = not raw.startswith("#") and not _ART_HEADING.match(raw)
-            if caps and state["caps_heading"] and blocks and blocks[-1].heading:
-                head = blocks.pop().text + " " + head  # a title spread over several lines
-            state["section"], state["caps_heading"] = fold_phrase(head), caps
-            blocks.append(make_block(head, state["page"], state["section"], True))
-            continue
-        state["caps_heading"] = False
-        if not raw:
-            flush()
-            continue
-        if buffer and buffer[-1].endswith((".", ";", ":", "!", "?")) and (
-                _BULLET.match(raw) or (source.paged and _PARAGRAPH_START.match(raw))):
-            flush()  # a new list item; PDFs have no blank lines between paragraphs
-        buffer.append(raw)
-    flush()
-    return blocks
-
-
-@lru_cache(maxsize=2)
-def _law_shingles(catalog: Catalog) -> frozenset[int]:
-    """Word 6-grams of the indexed law, guidelines, judgments and practice (not of calls or training)."""
-    out: set[int] = set()
-    for chunk in catalog.chunks:
-        info = catalog.documents.get(chunk.doc_id)
-        if info is not None and info.kind in _LAW_KINDS:
-            words = fold_phrase(chunk.text).split()
-            out.update(hash(tuple(words[i : i + _SHINGLE])) for i in range(len(words) - _SHINGLE + 1))
-    return frozenset(out)
-
-
-_CITING = re.compile(r"\b(?:stabilisce|stabiliscono|prevede|prevedono|dispone|dispongono|recita|recitano|"
-                     r"secondo cui|a mente del quale|chiarisce|afferma|testualmente)\b")
-
-
-def law_quotations(blocks: list[Block], catalog: Catalog) -> set[int]:
-    """Indexes of blocks that quote indexed law (art. 55 reproduced in the premises), not the call's own rules:
-    mostly the law's words, framed as a quotation ("stabilisce:", quotation marks) or continuing one."""
-    shingles = _law_shingles(catalog)
-    out: set[int] = set()
-    for index, block in enumerate(blocks):
-        words = block.norm.split()
-        grams = [hash(tuple(words[i : i + _SHINGLE])) for i in range(len(words) - _SHINGLE + 1)]
-        previous = blocks[index - 1] if index else None
-        introduced = previous is not None and previous.text.rstrip().endswith(":") and _CITING.search(previous.norm)
-        framed = (_CITING.search(block.norm) or any(mark in block.text for mark in "“«\"") or introduced
-                  or (index - 1) in out)
-        if framed and len(grams) >= 4 and sum(g in shingles for g in grams) >= 0.5 * len(grams):
-            out.add(index)
-    return out
-
-
-def excerpt(text: str, patterns: Iterable[re.Pattern[str]] = ()) -> str:
-    """A quote of at most EVIDENCE_MAX characters: the block, else the sentence matching most patterns,
-    else a window around the match."""
-    text = " ".join(text.split())
-    if len(text) <= EVIDENCE_MAX:
-        return text
-    patterns = tuple(patterns)
-    parts = sentences(text) or [text]
-    chosen = max(parts, key=lambda s: sum(bool(p.search(fold_phrase(s))) for p in patterns))
-    if len(chosen) <= EVIDENCE_MAX:
-        return chosen
-    norm = fold_phrase(chosen)
-    match = next((m for p in reversed(patterns) if (m := p.search(norm))), None)
-    centre = int(len(chosen) * (match.start() / max(len(norm), 1))) if match else 0
-    start = max(0, min(centre - EVIDENCE_MAX // 3, len(chosen) - EVIDENCE_MAX + 2))
-    window = chosen[start : start + EVIDENCE_MAX - 2].strip()
-    return ("…" if start > 0 else "") + window + ("…" if start + EVIDENCE_MAX - 2 < len(chosen) else "")
 
 
 # --- the checker ----------------------------------------------------------------------------------
@@ -197,8 +41,15 @@ class ElementResult:
     citations: tuple[Citation, ...]
 
     def to_json(self) -> dict[str, Any]:
-        return {"id": self.id, "label": self.label, "severity": self.severity, "status": self.status,
-                "evidence": self.evidence, "page": self.page, "citations": [citation_json(c) for c in self.citations]}
+        return {
+            "id": self.id,
+            "label": self.label,
+            "severity": self.severity,
+            "status": self.status,
+            "evidence": self.evidence,
+            "page": self.page,
+            "citations": [citation_json(c) for c in self.citations],
+        }
 
 
 @dataclass(frozen=True)
@@ -212,8 +63,13 @@ class FlagResult:
     guidance: str = ""
 
     def to_json(self) -> dict[str, Any]:
-        return {"id": self.id, "label": self.label, "evidence": self.evidence, "page": self.page,
-                "citations": [citation_json(c) for c in self.citations]}
+        return {
+            "id": self.id,
+            "label": self.label,
+            "evidence": self.evidence,
+            "page": self.page,
+            "citations": [citation_json(c) for c in self.citations],
+        }
 
 
 @dataclass(frozen=True)
@@ -225,8 +81,12 @@ class CallReport:
 
     def to_json(self) -> dict[str, Any]:
         """The `assistant check-call --json` contract."""
-        return {"file": self.file, "type": self.type, "elements": [e.to_json() for e in self.elements],
-                "red_flags": [f.to_json() for f in self.red_flags]}
+        return {
+            "file": self.file,
+            "type": self.type,
+            "elements": [e.to_json() for e in self.elements],
+            "red_flags": [f.to_json() for f in self.red_flags],
+        }
 
     def status(self, element_id: str) -> str | None:
         return next((e.status for e in self.elements if e.id == element_id), None)
@@ -235,9 +95,11 @@ class CallReport:
 _TYPE_WORDS = {
     "co-progettazione": re.compile(r"\bcoprogettazion\w*"),
     "co-programmazione": re.compile(r"\bcoprogrammazion\w*"),
-    "convenzione": re.compile(r"\bart(?:icolo)? 56\b|\bconvenzion\w*\b(?: \w+){0,8} (?:odv|aps|organizzazion\w* di "
-                              r"volontariato|associazion\w* di promozione sociale)\b|\b(?:odv|aps|organizzazion\w* di "
-                              r"volontariato|associazion\w* di promozione sociale)\b(?: \w+){0,8} convenzion\w*"),
+    "convenzione": re.compile(
+        r"\bart(?:icolo)? 56\b|\bconvenzion\w*\b(?: \w+){0,8} (?:odv|aps|organizzazion\w* di "
+        r"volontariato|associazion\w* di promozione sociale)\b|\b(?:odv|aps|organizzazion\w* di "
+        r"volontariato|associazion\w* di promozione sociale)\b(?: \w+){0,8} convenzion\w*"
+    ),
 }
 
 
@@ -257,16 +119,21 @@ def detect_type(blocks: list[Block]) -> str:
 
 def _evidence_block(blocks: list[Block], group: tuple[re.Pattern[str], ...]) -> Block:
     """The block holding the whole group, else the one holding its most specific pattern."""
-    return next((b for b in blocks if all(p.search(b.norm) for p in group)),
-                next((b for b in blocks if group[-1].search(b.norm)), blocks[0]))
+    return next(
+        (b for b in blocks if all(p.search(b.norm) for p in group)),
+        next((b for b in blocks if group[-1].search(b.norm)), blocks[0]),
+    )
 
 
-_COMMENTARY = re.compile(r"\bsentenz\w*|\bcorte costituzionale\b|\bconsiglio di stato\b|\brelazione illustrativa\b|"
-                         r"\blinee guida anac\b")
+_COMMENTARY = re.compile(
+    r"\bsentenz\w*|\bcorte costituzionale\b|\bconsiglio di stato\b|\brelazione illustrativa\b|"
+    r"\blinee guida anac\b"
+)
 
 
-def assess(element: Element, blocks: list[Block], law: set[int] | frozenset[int] = frozenset()
-           ) -> tuple[str, Block | None, tuple[re.Pattern[str], ...]]:
+def assess(
+    element: Element, blocks: list[Block], law: set[int] | frozenset[int] = frozenset()
+) -> tuple[str, Block | None, tuple[re.Pattern[str], ...]]:
     """Status of one element. Its own section decides first (a `[DA COMPLETARE]` there makes it `dubbio`);
     elsewhere the call's own words count before quotations, and quoted law alone is only `dubbio`."""
     detector = element.detector
@@ -285,10 +152,27 @@ def assess(element: Element, blocks: list[Block], law: set[int] | frozenset[int]
         group = own_group or detector.strong_group(block.norm)
         if group:
             strength = sum(len(p.findall(block.norm)) for p in group)
-            rank = (index in law, block.incomplete, bool(_COMMENTARY.search(block.norm)), own_group is None,
-                     False, 0, index) if detector.first_mention else (
-                    index in law, block.incomplete, bool(_COMMENTARY.search(block.norm)), own_group is None,
-                    block.heading, -min(strength, 3), index)
+            rank = (
+                (
+                    index in law,
+                    block.incomplete,
+                    bool(_COMMENTARY.search(block.norm)),
+                    own_group is None,
+                    False,
+                    0,
+                    index,
+                )
+                if detector.first_mention
+                else (
+                    index in law,
+                    block.incomplete,
+                    bool(_COMMENTARY.search(block.norm)),
+                    own_group is None,
+                    block.heading,
+                    -min(strength, 3),
+                    index,
+                )
+            )
             ranked.append((rank, block, group))
     if ranked:
         rank, block, group = min(ranked, key=lambda item: item[0])
@@ -302,8 +186,10 @@ def assess(element: Element, blocks: list[Block], law: set[int] | frozenset[int]
 _CLAUSE_BREAK = re.compile(r"[,;:()\[\]]|\s[-–—]\s")
 _CLAUSE_WORD = "zzclausola"  # stands for a comma or a colon in folded text, to scope negations
 _NEGATION = re.compile(r"\b(?:anziche|invece|in luogo|esclu\w*|estrane\w*|vieta\w*|divers\w*|alternativ\w*)\b")
-_NOT_VERB = re.compile(r"\b(?:non|ne) (?:e|sono|sara|saranno|si|consiste|costituisc\w*|configura\w*|rappresenta\w*|"
-                       r"preved\w*|previst\w*|comporta\w*|ammess\w*|ammett\w*|rientra\w*|ha|hanno|trattasi)\b")
+_NOT_VERB = re.compile(
+    r"\b(?:non|ne) (?:e|sono|sara|saranno|si|consiste|costituisc\w*|configura\w*|rappresenta\w*|"
+    r"preved\w*|previst\w*|comporta\w*|ammess\w*|ammett\w*|rientra\w*|ha|hanno|trattasi)\b"
+)
 
 
 def _negated(norm: str, start: int) -> bool:
@@ -311,18 +197,19 @@ def _negated(norm: str, start: int) -> bool:
     a negation elsewhere in the clause ("trasporto non effettuato ... penale") does not count."""
     words = norm[:start].split()[-15:]
     if _CLAUSE_WORD in words:
-        words = words[len(words) - words[::-1].index(_CLAUSE_WORD):]
+        words = words[len(words) - words[::-1].index(_CLAUSE_WORD) :]
     window = " ".join(words)
     return bool(_NEGATION.search(window) or _NOT_VERB.search(window) or "senza" in words[-3:])
 
 
-def find_flag(flag: RedFlag, blocks: list[Block], law: set[int] | frozenset[int] = frozenset()
-              ) -> tuple[str, Block] | None:
+def find_flag(
+    flag: RedFlag, blocks: list[Block], law: set[int] | frozenset[int] = frozenset()
+) -> tuple[str, Block] | None:
     """The first passage, outside quotations and not negated in its clause, that raises a red flag."""
     for index, block in enumerate(blocks):
         if index in law or not any(p.search(block.own) for p in flag.patterns):
             continue
-        for sentence in sentences(_QUOTED.sub(" … ", block.text)):
+        for sentence in sentences(QUOTED.sub(" … ", block.text)):
             norm = fold_phrase(_CLAUSE_BREAK.sub(f" {_CLAUSE_WORD} ", sentence))
             for pattern in flag.patterns:
                 if any(not _negated(norm, m.start()) for m in pattern.finditer(norm)):
@@ -336,52 +223,66 @@ def _mentioned(element: Element, blocks: list[Block]) -> bool:
     return any(detector.strong_group(b.norm) or detector.weak_match(b.norm) for b in blocks if not b.heading)
 
 
-def check_blocks(blocks: list[Block], catalog: Catalog, requirements: Requirements, file: str,
-                 call_type: str | None = None) -> CallReport:
+def check_blocks(
+    blocks: list[Block], catalog: Catalog, requirements: Requirements, file: str, call_type: str | None = None
+) -> CallReport:
     """The report on a call already split into blocks."""
     kind = call_type or detect_type(blocks)
     law = law_quotations(blocks, catalog)
     results = []
     for element in requirements.elements_for(kind):
         status, block, patterns = assess(element, blocks, law)
-        results.append(ElementResult(
-            element.id, element.label, element.severity_for(kind), status,
-            excerpt(block.text, patterns) if block else None, block.page if block else None,
-            citations_for(element.legal_basis, catalog, kind)))
+        results.append(
+            ElementResult(
+                element.id,
+                element.label,
+                element.severity_for(kind),
+                status,
+                excerpt(block.text, patterns) if block else None,
+                block.page if block else None,
+                citations_for(element.legal_basis, catalog, kind),
+            )
+        )
     elements = {e.id: e for e in requirements.elements}
-    unmentioned = {r.id for r in results if r.status == "assente"
-                   or (r.status == "dubbio" and not _mentioned(elements[r.id], blocks))}
+    unmentioned = {
+        r.id
+        for r in results
+        if r.status == "assente" or (r.status == "dubbio" and not _mentioned(elements[r.id], blocks))
+    }
     flags = []
     for flag in requirements.flags_for(kind):
         found = find_flag(flag, blocks, law) if flag.patterns else None
         if found or unmentioned.intersection(flag.when_absent):
-            flags.append(FlagResult(flag.id, flag.label, found[0] if found else None,
-                                    found[1].page if found else None, citations_for(flag.legal_basis, catalog, kind),
-                                    flag.doubtful, flag.guidance))
+            flags.append(
+                FlagResult(
+                    flag.id,
+                    flag.label,
+                    found[0] if found else None,
+                    found[1].page if found else None,
+                    citations_for(flag.legal_basis, catalog, kind),
+                    flag.doubtful,
+                    flag.guidance,
+                )
+            )
     raised = {f.id for f in flags}
-    results = [replace(r, status="dubbio") if r.status == "presente" and raised.intersection(
-        elements[r.id].detector.contradicted_by) else r for r in results]
+    results = [
+        replace(r, status="dubbio")
+        if r.status == "presente" and raised.intersection(elements[r.id].detector.contradicted_by)
+        else r
+        for r in results
+    ]
     return CallReport(file, kind, tuple(results), tuple(flags))
 
 
-def read_call(path: Path, max_upload_mb: int | None = None) -> SourceText:
-    """Load a call with its size checked first (no limit for None); every problem is a CallCheckError in Italian."""
-    if not path.is_file():
-        raise CallCheckError(f"Impossibile verificare l'avviso: il file {path} non esiste.")
-    size = path.stat().st_size
-    if max_upload_mb is not None and size > max_upload_mb * 1024 * 1024:
-        raise CallCheckError(
-            f"Impossibile verificare l'avviso: {path.name} pesa {size / 1024 / 1024:.1f} MB, oltre il limite di "
-            f"{max_upload_mb} MB (impostazione max_upload_mb, variabile LC_MAX_UPLOAD_MB).")
-    try:
-        return load(path)
-    except LoadError as exc:
-        log.warning("call not readable: %s: %s", path.name, exc.detail)
-        raise CallCheckError(f"Impossibile verificare l'avviso: {exc.message}") from None
-
-
-def check_call(path: Path, catalog: Catalog, requirements: Requirements, *, max_upload_mb: int | None = None,
-               call_type: str | None = None, display_name: str | None = None) -> CallReport:
+def check_call(
+    path: Path,
+    catalog: Catalog,
+    requirements: Requirements,
+    *,
+    max_upload_mb: int | None = None,
+    call_type: str | None = None,
+    display_name: str | None = None,
+) -> CallReport:
     """Check a call (PDF, DOCX, TXT, MD) against the requirements; unreadable files raise CallCheckError.
 
     `max_upload_mb` (the app's and the CLI's `Settings.max_upload_mb`) refuses larger files before reading them.
@@ -393,5 +294,3 @@ def check_call(path: Path, catalog: Catalog, requirements: Requirements, *, max_
     if not blocks:
         raise CallCheckError(f"Impossibile verificare l'avviso: {Path(path).name} non contiene testo.")
     return check_blocks(blocks, catalog, requirements, display_name or str(path), call_type)
-
-

@@ -63,8 +63,9 @@ class Catalog:
     def article_chunks(self, doc_id: str, article: str) -> list[Chunk]:
         return self.by_article.get((doc_id, article.lower()), [])
 
-    def resolve(self, doc_id: str, article: str | None = None, comma: str | None = None,
-                section: str | None = None) -> list[Chunk]:
+    def resolve(
+        self, doc_id: str, article: str | None = None, comma: str | None = None, section: str | None = None
+    ) -> list[Chunk]:
         """Chunks matching a structured citation; empty when it does not resolve."""
         candidates = self.by_doc.get(doc_id, [])
         if article:
@@ -84,8 +85,10 @@ class Catalog:
     def save(self, directory: Path) -> None:
         write_json_atomic(
             directory / CATALOG_FILE,
-            {"documents": {k: asdict(v) for k, v in self.documents.items()},
-             "chunks": [c.to_dict() for c in self.chunks]},
+            {
+                "documents": {k: asdict(v) for k, v in self.documents.items()},
+                "chunks": [c.to_dict() for c in self.chunks],
+            },
         )
 
     @classmethod
@@ -174,7 +177,7 @@ class LexicalIndex:
         known = [t for t in query_tokens if t in self._vocab]
         if not known or not self.ids:
             return []
-        scores = np.asarray(self._model.get_scores(known))  # type: ignore[attr-defined]
+        scores = np.asarray(self._model.get_scores(known))  # type: ignore[union-attr]
         k = min(k, len(scores))
         top = np.argpartition(-scores, k - 1)[:k]
         top = top[np.argsort(-scores[top])]

@@ -68,8 +68,15 @@ def quoted_passages(question: str, chunks: list[Chunk], catalog: Catalog) -> tup
         if info is None:
             continue
         label = kind_label(info.kind) + (" " + text("training_note") if info.kind == "formazione" else "")
-        passages.append(render("passage.md", number=len(passages) + 1, kind_label=label,
-                               reference=reference(chunk, info), quote=quote(question, chunk.text)))
+        passages.append(
+            render(
+                "passage.md",
+                number=len(passages) + 1,
+                kind_label=label,
+                reference=reference(chunk, info),
+                quote=quote(question, chunk.text),
+            )
+        )
         citations.append(citation(chunk, info))
     return passages, citations
 
@@ -109,7 +116,7 @@ def quote(question: str, passage: str) -> str:
 
 def quoted_spans(answer_text: str) -> list[str]:
     """The literal quotations of an answer (for the citation-validity check)."""
-    spans = []
+    spans: list[str] = []
     for match in re.finditer(r"«(.*?)»", answer_text, flags=re.DOTALL):
         spans.extend(p.strip() for p in match.group(1).split("[…]") if p.strip())
     return spans

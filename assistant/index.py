@@ -69,8 +69,9 @@ def rebuild_local_index(settings: Settings, store: VectorStore) -> LocalIndex:
             info = document_info(matches[0], manifest) if matches else _unknown(doc_id)
         documents[doc_id] = info
     catalog = Catalog(chunks, documents)
-    lexical = LexicalIndex.build([c.id for c in catalog.chunks],
-                                 [embed_text(c, documents[c.doc_id]) for c in catalog.chunks])
+    lexical = LexicalIndex.build(
+        [c.id for c in catalog.chunks], [embed_text(c, documents[c.doc_id]) for c in catalog.chunks]
+    )
     catalog.save(settings.index_dir)
     lexical.save(settings.index_dir)
     log.info("rebuilt local catalogue and BM25 from the store: %d chunks", len(chunks))

@@ -16,6 +16,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
+from typing import Any
 
 from .catalog import Catalog, LexicalIndex, embed_text, write_json_atomic
 from .config import Settings
@@ -91,10 +92,9 @@ def _file_hash(path: Path, info: DocumentInfo, root: Path) -> str:
     return digest.hexdigest()
 
 
-
 class _Progress:
     def __init__(self, enabled: bool) -> None:
-        self._bar = None
+        self._bar: Any = None  # a tqdm bar while running
         self._enabled = enabled
 
     def start(self, total: int) -> Callable[[int], None]:
@@ -134,7 +134,7 @@ def _ingest_locked(
     manifest = load_manifest(root)
     state_path = settings.index_dir / STATE_FILE
     state = json.loads(state_path.read_text()) if state_path.is_file() and not rebuild else {}
-    files_state: dict[str, dict[str, object]] = state.get("files", {})
+    files_state: dict[str, dict[str, Any]] = state.get("files", {})
     wanted_embedder = settings.embedder
 
     store = open_store(settings, None, create=False) if store_exists(settings) else None
@@ -193,7 +193,8 @@ def _ingest_locked(
 
     # Removals only when a folder was synchronised: documents recorded under it whose file is gone.
     removed = [
-        doc_id for doc_id, entry in files_state.items()
+        doc_id
+        for doc_id, entry in files_state.items()
         if doc_id not in seen_ids
         and any(str(entry.get("path", "")).startswith(scope.rstrip("/") + "/") for scope in scopes)
     ]

@@ -109,8 +109,9 @@ def _aliases(data: dict[str, Any], path: Path) -> DocAliases:
         try:
             patterns.append((re.compile(entry["pattern"]), str(entry["doc_id"])))
         except re.error as exc:
-            raise ManifestError(f"{path}: l'alias n. {number} ({entry['doc_id']}) non è un'espressione regolare "
-                                f"valida: {exc}.") from None
+            raise ManifestError(
+                f"{path}: l'alias n. {number} ({entry['doc_id']}) non è un'espressione regolare valida: {exc}."
+            ) from None
     defaults = data.get("defaults", {})
     return DocAliases(tuple(patterns), defaults.get("law"), frozenset(defaults.get("numbered_sections", ())))
 

@@ -114,7 +114,7 @@ class Chunk:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Chunk:
-        values = {k: data.get(k) for k in cls.__dataclass_fields__ if k in data}
+        values: dict[str, Any] = {k: data.get(k) for k in cls.__dataclass_fields__ if k in data}
         values["refs"] = tuple(values.get("refs") or ())
         return cls(**values)
 

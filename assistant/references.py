@@ -22,8 +22,9 @@ class Ref:
 
     @property
     def key(self) -> str:
-        parts = [f"{k}={v}" for k, v in (("article", self.article), ("comma", self.comma),
-                                         ("section", self.section)) if v]
+        parts = [
+            f"{k}={v}" for k, v in (("article", self.article), ("comma", self.comma), ("section", self.section)) if v
+        ]
         return self.doc_id + ("?" + "&".join(parts) if parts else "")
 
     @classmethod
@@ -69,24 +70,28 @@ class DocAliases:
 
     def named_near(self, folded: str, within: int) -> str | None:
         """The document named in the first `within` characters of a folded text, if any."""
-        return next((doc for pattern, doc in self.patterns if (m := pattern.search(folded)) and m.start() < within),
-                    None)
+        return next(
+            (doc for pattern, doc in self.patterns if (m := pattern.search(folded)) and m.start() < within), None
+        )
 
 
 _ARTICLE = re.compile(
     r"\b(?:art|artt|articolo|articoli)\s+(\d{1,3}(?:\s?(?:bis|ter|quater|quinquies|sexies|septies|octies|novies|"
     r"decies))?)(?:\s*(?:comma|c|co)\s+(\d{1,2}(?:\s?(?:bis|ter|quater|quinquies))?))?"
 )
-_OTHER_ACT = re.compile(r"^\s*(?:\w+\s+){0,3}?(?:del|della|dello|dell)\s+(?:decreto|legge|d\s?lgs|dlgs|dpr|d p r|"
-                        r"testo unico|regolamento|codice civile|costituzione|regio|dl|trattato|direttiva)")
+_OTHER_ACT = re.compile(
+    r"^\s*(?:\w+\s+){0,3}?(?:del|della|dello|dell)\s+(?:decreto|legge|d\s?lgs|dlgs|dpr|d p r|"
+    r"testo unico|regolamento|codice civile|costituzione|regio|dl|trattato|direttiva)"
+)
 
 
 def _suffix(value: str) -> str:
     return re.sub(r"(\d)\s*([a-z])", r"\1-\2", value.strip())
 
 
-def legal_citations(text: str, aliases: DocAliases, own_doc_id: str | None = None,
-                    own_article: str | None = None) -> list[Ref]:
+def legal_citations(
+    text: str, aliases: DocAliases, own_doc_id: str | None = None, own_article: str | None = None
+) -> list[Ref]:
     """Articles of the corpus's norms that a passage cites: "art. 55, comma 4, del d.lgs. 117/2017", "art. 56 CTS".
 
     Inside a norm, "di cui all'articolo 5" with no other act named refers to the same norm.
@@ -110,8 +115,10 @@ def legal_citations(text: str, aliases: DocAliases, own_doc_id: str | None = Non
 
 def find_links(text: str) -> list[tuple[str, Ref]]:
     """Every `[label](cit:...)` link in a text, with its parsed reference."""
-    return [(m.group(1), Ref.from_key(m.group(2) + ("?" + m.group(3) if m.group(3) else "")))
-            for m in CIT_LINK.finditer(text)]
+    return [
+        (m.group(1), Ref.from_key(m.group(2) + ("?" + m.group(3) if m.group(3) else "")))
+        for m in CIT_LINK.finditer(text)
+    ]
 
 
 def strip_links(text: str) -> str:

@@ -17,8 +17,8 @@ from typing import Any
 import yaml
 
 from .catalog import Catalog
-from .errors import UserError
 from .citations import citation as make_citation
+from .errors import UserError
 from .models import Citation
 from .references import Ref
 from .text import fold
@@ -155,37 +155,61 @@ def _bases(raw: Any, where: str) -> tuple[Basis, ...]:
     if not raw:
         raise RequirementsError(f"{where}: manca legal_basis (almeno una citazione {{doc_id, article, comma}}).")
     try:
-        return tuple(Basis(Ref.from_mapping(item), str(item.get("quote", "")), tuple(item.get("types") or ()))
-                     for item in raw)
+        return tuple(
+            Basis(Ref.from_mapping(item), str(item.get("quote", "")), tuple(item.get("types") or ())) for item in raw
+        )
     except (KeyError, AttributeError, TypeError):
-        raise RequirementsError(f"{where}: legal_basis deve essere un elenco di {{doc_id, article, comma}} "
-                                "o {doc_id, section}.") from None
+        raise RequirementsError(
+            f"{where}: legal_basis deve essere un elenco di {{doc_id, article, comma}} o {{doc_id, section}}."
+        ) from None
 
 
 def _types(raw: Any, where: str) -> tuple[str, ...]:
     values = tuple(raw or ())
     unknown = [v for v in values if v not in CALL_TYPES]
     if not values or unknown:
-        raise RequirementsError(f"{where}: applies_to deve elencare tipi tra {', '.join(CALL_TYPES)} "
-                                f"(trovato {list(values)}).")
+        raise RequirementsError(
+            f"{where}: applies_to deve elencare tipi tra {', '.join(CALL_TYPES)} (trovato {list(values)})."
+        )
     return values
 
 
 def _detector(raw: Mapping[str, Any], where: str) -> Detector:
-    strong = tuple(tuple(_compile(p, where) for p in (g if isinstance(g, list) else [g]))
-                   for g in raw.get("strong") or ())
+    strong = tuple(
+        tuple(_compile(p, where) for p in (g if isinstance(g, list) else [g])) for g in raw.get("strong") or ()
+    )
     if not strong:
         raise RequirementsError(f"{where}: detect.strong deve contenere almeno un'espressione.")
     weak = tuple(_compile(p, where) for p in raw.get("weak") or ())
     heading = _compile(raw["heading"], where) if raw.get("heading") else None
-    return Detector(strong, weak, heading, bool(raw.get("section_is_enough", False)),
-                    tuple(raw.get("contradicted_by") or ()), bool(raw.get("first_mention", False)))
+    return Detector(
+        strong,
+        weak,
+        heading,
+        bool(raw.get("section_is_enough", False)),
+        tuple(raw.get("contradicted_by") or ()),
+        bool(raw.get("first_mention", False)),
+    )
 
 
 def _element(raw: Mapping[str, Any], source: str) -> Element:
     where = f"{source}, elemento {raw.get('id', '?')}"
-    missing = [k for k in ("id", "label", "description", "applies_to", "severity", "legal_basis", "guidance",
-                           "common_mistake", "detect", "draft") if not raw.get(k)]
+    missing = [
+        k
+        for k in (
+            "id",
+            "label",
+            "description",
+            "applies_to",
+            "severity",
+            "legal_basis",
+            "guidance",
+            "common_mistake",
+            "detect",
+            "draft",
+        )
+        if not raw.get(k)
+    ]
     if missing:
         raise RequirementsError(f"{where}: mancano i campi {', '.join(missing)}.")
     severities = {"*": raw["severity"], **dict(raw.get("severity_by_type") or {})}
@@ -194,10 +218,15 @@ def _element(raw: Mapping[str, Any], source: str) -> Element:
     draft = raw["draft"]
     text = draft.get("text", "")
     return Element(
-        id=str(raw["id"]), label=str(raw["label"]), description=" ".join(str(raw["description"]).split()),
-        applies_to=_types(raw["applies_to"], where), severity=str(raw["severity"]),
-        legal_basis=_bases(raw["legal_basis"], where), guidance=" ".join(str(raw["guidance"]).split()),
-        common_mistake=" ".join(str(raw["common_mistake"]).split()), detector=_detector(raw["detect"], where),
+        id=str(raw["id"]),
+        label=str(raw["label"]),
+        description=" ".join(str(raw["description"]).split()),
+        applies_to=_types(raw["applies_to"], where),
+        severity=str(raw["severity"]),
+        legal_basis=_bases(raw["legal_basis"], where),
+        guidance=" ".join(str(raw["guidance"]).split()),
+        common_mistake=" ".join(str(raw["common_mistake"]).split()),
+        detector=_detector(raw["detect"], where),
         draft_title=str(draft.get("title") or raw["label"]),
         draft_text=dict(text) if isinstance(text, Mapping) else {"*": str(text)},
         missing={str(k): str(v) for k, v in (draft.get("missing") or {}).items()},
@@ -209,14 +238,19 @@ def _red_flag(raw: Mapping[str, Any], source: str) -> RedFlag:
     where = f"{source}, segnale {raw.get('id', '?')}"
     missing = [k for k in ("id", "label", "description", "applies_to", "legal_basis", "guidance") if not raw.get(k)]
     if missing or not (raw.get("patterns") or raw.get("when_absent")):
-        raise RequirementsError(f"{where}: servono id, label, description, applies_to, legal_basis, guidance "
-                                "e patterns oppure when_absent.")
+        raise RequirementsError(
+            f"{where}: servono id, label, description, applies_to, legal_basis, guidance e patterns oppure when_absent."
+        )
     return RedFlag(
-        id=str(raw["id"]), label=str(raw["label"]), description=" ".join(str(raw["description"]).split()),
-        applies_to=_types(raw["applies_to"], where), legal_basis=_bases(raw["legal_basis"], where),
+        id=str(raw["id"]),
+        label=str(raw["label"]),
+        description=" ".join(str(raw["description"]).split()),
+        applies_to=_types(raw["applies_to"], where),
+        legal_basis=_bases(raw["legal_basis"], where),
         guidance=" ".join(str(raw["guidance"]).split()),
         patterns=tuple(_compile(p, where) for p in raw.get("patterns") or ()),
-        when_absent=tuple(raw.get("when_absent") or ()), doubtful=bool(raw.get("doubtful", False)),
+        when_absent=tuple(raw.get("when_absent") or ()),
+        doubtful=bool(raw.get("doubtful", False)),
     )
 
 
@@ -282,5 +316,3 @@ def citations_for(bases: Iterable[Basis], catalog: Catalog, call_type: str | Non
 def citation_json(cited: Citation) -> dict[str, Any]:
     data = cited.to_dict()
     return {key: data[key] for key in CITATION_KEYS}
-
-

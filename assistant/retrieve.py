@@ -56,15 +56,23 @@ def parse_references(question: str, aliases: DocAliases) -> list[Reference]:
 
 
 def _latin_suffix(value: str) -> str:
-    """"3bis" / "3 bis" -> "3-bis", as the texts print it."""
+    """Latin suffixes as the texts print them: "3bis" and "3 bis" -> "3-bis"."""
     return re.sub(r"(\d)\s*([a-z])", r"\1-\2", value.strip())
 
 
 class Retriever:
     """Loaded once per process: catalogue, BM25, vector store and embedder; thread-safe for queries."""
 
-    def __init__(self, settings: Settings, catalog: Catalog, lexical: LexicalIndex, store: VectorStore,
-                 embedder: Embedder, glossary: Glossary | None = None, aliases: DocAliases | None = None) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        catalog: Catalog,
+        lexical: LexicalIndex,
+        store: VectorStore,
+        embedder: Embedder,
+        glossary: Glossary | None = None,
+        aliases: DocAliases | None = None,
+    ) -> None:
         self.settings = settings
         self.aliases = aliases or DocAliases()
         self.glossary = glossary or Glossary({})
@@ -81,8 +89,15 @@ class Retriever:
         identity = IndexIdentity(embedder.name, embedder.dim, CHUNKER_VERSION)
         store = open_store(settings, identity)
         local = read_index(settings, store)
-        return cls(settings, local.catalog, local.lexical, store, embedder,
-                   load_glossary(settings.corpus_dir / "glossario"), load_manifest(settings.corpus_dir).aliases)
+        return cls(
+            settings,
+            local.catalog,
+            local.lexical,
+            store,
+            embedder,
+            load_glossary(settings.corpus_dir / "glossario"),
+            load_manifest(settings.corpus_dir).aliases,
+        )
 
     def search(self, question: str, k: int | None = None, expansions: list[str] | None = None) -> list[Hit]:
         """Top-k hits for a question: routed articles first, then the fusion of BM25 and dense rankings."""
@@ -102,8 +117,15 @@ class Retriever:
         seen: set[str] = set()
         best = fused[0].score if fused else 1.0
         for rank, chunk in enumerate(routed):
-            hits.append(Hit(chunk, score=best + 1.0 - rank * 1e-3, routed=True,
-                            dense=self._dense_of(chunk.id, dense), lexical=self._lexical_of(chunk.id, lexical)))
+            hits.append(
+                Hit(
+                    chunk,
+                    score=best + 1.0 - rank * 1e-3,
+                    routed=True,
+                    dense=self._dense_of(chunk.id, dense),
+                    lexical=self._lexical_of(chunk.id, lexical),
+                )
+            )
             seen.add(chunk.id)
         hits.extend(h for h in fused if h.chunk.id not in seen)
         return hits[:k]
@@ -160,8 +182,7 @@ class Retriever:
         hits.sort(key=lambda h: -h.score)
         return hits
 
-    def _cited(self, top_ids: list[str], lexical: list[tuple[str, float]],
-               dense: list[tuple[str, float]]) -> list[str]:
+    def _cited(self, top_ids: list[str], lexical: list[tuple[str, float]], dense: list[tuple[str, float]]) -> list[str]:
         """Passages cited by the top hits, in the order of the hits that cite them.
 
         A reference to a whole section resolves to the section's passage that ranks best for this question.
@@ -204,16 +225,16 @@ class Retriever:
             docs = [ref.doc_id] if ref.doc_id else [self.aliases.default_law] if self.aliases.default_law else []
             for doc_id in docs:
                 chunks = self.catalog.article_chunks(doc_id, ref.article or "")
-                if ref.comma:
-                    chunks = sorted(chunks, key=lambda c: (c.comma or "").lower() != ref.comma.lower())
+                if wanted := (ref.comma or "").lower():
+                    chunks = sorted(chunks, key=lambda c: (c.comma or "").lower() != wanted)
                 out.extend(c for c in chunks if c.section != "aggiornamento")
         if self.settings.glossary_routing and is_definitional(question):
             for entry in self.glossary.detect(question)[:1]:
-                for ref in entry.legal_basis:
-                    info = self.catalog.document(ref.doc_id)
+                for basis in entry.legal_basis:
+                    info = self.catalog.document(basis.doc_id)
                     if info is None or info.kind != "norma":
                         continue
-                    out.extend(self.catalog.resolve(ref.doc_id, ref.article, ref.comma, ref.section)[:2])
+                    out.extend(self.catalog.resolve(basis.doc_id, basis.article, basis.comma, basis.section)[:2])
         unique: dict[str, Chunk] = {}
         for c in out:
             unique.setdefault(c.id, c)

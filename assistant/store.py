@@ -74,8 +74,19 @@ class VectorStore(Protocol):
     def drop(self) -> None: ...
 
 
-_META_FIELDS = ("doc_id", "article", "article_title", "comma", "section", "label", "page", "titolo", "capo",
-                "amended", "position")
+_META_FIELDS = (
+    "doc_id",
+    "article",
+    "article_title",
+    "comma",
+    "section",
+    "label",
+    "page",
+    "titolo",
+    "capo",
+    "amended",
+    "position",
+)
 
 
 def _metadata(chunk: Chunk) -> dict[str, Any]:
@@ -88,15 +99,24 @@ def _metadata(chunk: Chunk) -> dict[str, Any]:
 
 def _chunk_from(id_: str, text: str, meta: dict[str, Any]) -> Chunk:
     refs = tuple(str(meta["refs"]).split("|")) if meta.get("refs") else ()
-    return Chunk(id=id_, text=text, **{k: meta.get(k) for k in _META_FIELDS if k != "doc_id"},
-                 doc_id=str(meta.get("doc_id", id_.split(":")[0])), refs=refs)
+    fields: dict[str, Any] = {k: meta.get(k) for k in _META_FIELDS if k != "doc_id"}
+    return Chunk(
+        id=id_,
+        text=text,
+        **fields,
+        doc_id=str(meta.get("doc_id", id_.split(":")[0])),
+        refs=refs,
+    )
 
 
 class ChromaStore:
     """One Chroma collection holding our chunks, their vectors and the index identity."""
 
     def __init__(
-        self, settings: Settings, identity: IndexIdentity | None = None, create: bool = False,
+        self,
+        settings: Settings,
+        identity: IndexIdentity | None = None,
+        create: bool = False,
         check_chunker: bool = True,
     ) -> None:
         import chromadb
@@ -130,9 +150,7 @@ class ChromaStore:
                 raise IndexMissingError(
                     f"L'indice non esiste ancora (collezione {self._name!r}). Crealo con: assistant ingest"
                 ) from None
-            return self._client.create_collection(
-                self._name, embedding_function=None, metadata=identity.as_metadata()
-            )
+            return self._client.create_collection(self._name, embedding_function=None, metadata=identity.as_metadata())
         if identity is not None:
             check_identity(self._identity_of(collection), identity, self._check_chunker)
         return collection
@@ -197,8 +215,10 @@ class ChromaStore:
         total = self.count()
         for offset in range(0, total, 2000):
             got = self._collection.get(include=["documents", "metadatas"], limit=2000, offset=offset)
-            out.extend(_chunk_from(i, d or "", m or {})
-                       for i, d, m in zip(got["ids"], got["documents"], got["metadatas"], strict=True))
+            out.extend(
+                _chunk_from(i, d or "", m or {})
+                for i, d, m in zip(got["ids"], got["documents"], got["metadatas"], strict=True)
+            )
         return out
 
     def ids(self) -> set[str]:

@@ -16,8 +16,33 @@ _DOUBLE_ACCENT = re.compile(r"([àèéìòùÀÈÉÌÒÙ])['’](?=\W|$)")  # "u
 
 # Prefixes that keep their hyphen when a line breaks after them ("co-\nprogettazione").
 _HYPHEN_PREFIXES = {
-    "co", "socio", "non", "auto", "extra", "inter", "multi", "post", "pre", "pro", "anti", "sovra", "infra",
-    "ex", "neo", "para", "semi", "sub", "micro", "macro", "eco", "tele", "iper", "super", "ultra", "bis", "ter",
+    "co",
+    "socio",
+    "non",
+    "auto",
+    "extra",
+    "inter",
+    "multi",
+    "post",
+    "pre",
+    "pro",
+    "anti",
+    "sovra",
+    "infra",
+    "ex",
+    "neo",
+    "para",
+    "semi",
+    "sub",
+    "micro",
+    "macro",
+    "eco",
+    "tele",
+    "iper",
+    "super",
+    "ultra",
+    "bis",
+    "ter",
 }
 
 
@@ -159,21 +184,27 @@ def _rome(moment: datetime) -> datetime:
 
 
 def italian_date(value: date | datetime | str | None) -> str:
-    """"3-11-2026": an ISO date, a date, or a moment (in Italian time); the input itself if it is no date."""
+    """The day as Italians write it, "3-11-2026", from an ISO date, a date or a moment (in Italian time).
+
+    A string that is not an ISO date is returned as it is.
+    """
     if value is None or value == "":
         return "data non indicata"
+    day: date
     if isinstance(value, str):
         try:
-            value = date.fromisoformat(value)
+            day = date.fromisoformat(value)
         except ValueError:
             return value
-    if isinstance(value, datetime):
-        value = _rome(value)
-    return f"{value.day}-{value.month}-{value.year}"
+    elif isinstance(value, datetime):
+        day = _rome(value)
+    else:
+        day = value
+    return f"{day.day}-{day.month}-{day.year}"
 
 
 def italian_datetime(moment: datetime | None) -> str:
-    """"3-11-2026 alle 14:05", in Italian time."""
+    """A moment as Italians write it, "3-11-2026 alle 14:05", in Italian time."""
     if moment is None:
         return "data non indicata"
     return f"{italian_date(moment)} alle {_rome(moment):%H:%M}"
@@ -186,7 +217,7 @@ ACRONYMS = frozenset(
 
 
 def sentence_case(text: str) -> str:
-    """"LE CONVENZIONI CON APS E ODV" -> "Le convenzioni con APS e ODV": short acronyms stay upper-case."""
+    """Headings in capitals made readable: "LE CONVENZIONI CON APS E ODV" -> "Le convenzioni con APS e ODV"."""
     words = text.split()
     out = []
     for index, word in enumerate(words):

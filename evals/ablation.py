@@ -12,10 +12,20 @@ from assistant.retrieve import Retriever
 from evals.harness import DATASETS, as_candidates, load_items, make_matcher, run_pipeline, score_run
 
 STEPS: list[tuple[str, dict[str, Any]]] = [
-    ("ibrida RRF semplice", {"refs_weight": 0.0, "respell": False, "glossary_expansion": False,
-                             "glossary_routing": False, "kind_weights": {}}),
-    ("+ ortografia del corpus", {"refs_weight": 0.0, "glossary_expansion": False, "glossary_routing": False,
-                                 "kind_weights": {}}),
+    (
+        "ibrida RRF semplice",
+        {
+            "refs_weight": 0.0,
+            "respell": False,
+            "glossary_expansion": False,
+            "glossary_routing": False,
+            "kind_weights": {},
+        },
+    ),
+    (
+        "+ ortografia del corpus",
+        {"refs_weight": 0.0, "glossary_expansion": False, "glossary_routing": False, "kind_weights": {}},
+    ),
     ("+ alias del glossario", {"refs_weight": 0.0, "glossary_routing": False, "kind_weights": {}}),
     ("+ instradamento definizioni", {"refs_weight": 0.0, "kind_weights": {}}),
     ("+ passaggi citati dai materiali", {"kind_weights": {}}),
@@ -26,8 +36,10 @@ STEPS: list[tuple[str, dict[str, Any]]] = [
     ("  variante: alias del glossario solo per BM25", {"glossary_expansion_dense": False}),
     ("  variante: ricerca densa HNSW di Chroma invece che esatta", {"dense_search": "hnsw"}),
     ("  variante: citazioni solo dai materiali formativi", {"refs_from": ("formazione",)}),
-    ("  variante: citazioni anche dalle norme", {"refs_from": ("norma", "linee_guida", "giurisprudenza", "prassi",
-                                                            "avviso", "formazione")}),
+    (
+        "  variante: citazioni anche dalle norme",
+        {"refs_from": ("norma", "linee_guida", "giurisprudenza", "prassi", "avviso", "formazione")},
+    ),
     ("  variante: formazione x0.5", {"kind_weights": {"formazione": 0.5}}),
     ("  variante: giurisprudenza x0.8, formazione x0.6", {"kind_weights": {"giurisprudenza": 0.8, "formazione": 0.6}}),
 ]
@@ -52,13 +64,17 @@ def ablation_rows(base: Any, items: list[Any], steps: list[tuple[str, dict[str, 
 
 
 def ablation_table(rows: list[dict[str, Any]]) -> str:
-    lines = ["| passo | R@1 | R@5 | MRR@10 | nDCG@10 | R@5 operatore | R@5 funzionario | R@5 legale |",
-             "|---|---|---|---|---|---|---|---|"]
+    lines = [
+        "| passo | R@1 | R@5 | MRR@10 | nDCG@10 | R@5 operatore | R@5 funzionario | R@5 legale |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
     for result in rows:
         o, r = result["registers"]["overall"], result["registers"]
-        lines.append(f"| {result['name']} | {o['recall@1']:.3f} | {o['recall@5']:.3f} | {o['mrr@10']:.3f} | "
-                     f"{o['ndcg@10']:.3f} | {r['operatore']['recall@5']:.3f} | {r['funzionario']['recall@5']:.3f} | "
-                     f"{r['legale']['recall@5']:.3f} |")
+        lines.append(
+            f"| {result['name']} | {o['recall@1']:.3f} | {o['recall@5']:.3f} | {o['mrr@10']:.3f} | "
+            f"{o['ndcg@10']:.3f} | {r['operatore']['recall@5']:.3f} | {r['funzionario']['recall@5']:.3f} | "
+            f"{r['legale']['recall@5']:.3f} |"
+        )
     return "\n".join(lines)
 
 
@@ -72,8 +88,12 @@ def main(argv: list[str] | None = None) -> int:
         for formazione in (1.0, 0.8, 0.6, 0.5, 0.4):
             for refs in (0.5, 1.0, 1.5):
                 for rrf_k in (10, 20, 60):
-                    steps.append((f"formazione={formazione} refs={refs} rrf_k={rrf_k}",
-                                  {"kind_weights": {"formazione": formazione}, "refs_weight": refs, "rrf_k": rrf_k}))
+                    steps.append(
+                        (
+                            f"formazione={formazione} refs={refs} rrf_k={rrf_k}",
+                            {"kind_weights": {"formazione": formazione}, "refs_weight": refs, "rrf_k": rrf_k},
+                        )
+                    )
         for lw, dw in ((0.5, 1.0), (1.0, 0.5), (1.5, 1.0), (1.0, 1.5)):
             steps.append((f"lexical={lw} dense={dw}", {"lexical_weight": lw, "dense_weight": dw}))
     print(ablation_table(ablation_rows(load_settings(), load_items(Path(args.dataset)), steps)))

@@ -36,8 +36,9 @@ def wait_for_port(port: int, timeout: float, alive: subprocess.Popen[bytes] | No
 
 
 @contextlib.contextmanager
-def serving_app(env_extra: dict[str, str] | None = None, log: IO[bytes] | IO[str] | int = subprocess.DEVNULL,
-                timeout: float = 180) -> Iterator[tuple[subprocess.Popen[bytes], str]]:
+def serving_app(
+    env_extra: dict[str, str] | None = None, log: IO[bytes] | IO[str] | int = subprocess.DEVNULL, timeout: float = 180
+) -> Iterator[tuple[subprocess.Popen[bytes], str]]:
     """The app in a subprocess with the given environment; yields (process, URL) and stops it afterwards."""
     port = free_port()
     env = dict(os.environ, GRADIO_SERVER_NAME="127.0.0.1", GRADIO_SERVER_PORT=str(port), **(env_extra or {}))

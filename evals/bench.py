@@ -31,8 +31,8 @@ from assistant.models import Chunk
 from assistant.retrieve import Retriever
 from assistant.store import IndexIdentity, open_store
 from evals.appserver import serving_app
-from evals.metrics import percentile
 from evals.harness import DATASETS, load_items
+from evals.metrics import percentile
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -56,8 +56,13 @@ def bench_ingest(settings: Settings, workdir: Path) -> dict[str, float]:
     scratch = replace_settings(settings, data_dir=workdir / "cold")
     cold = ingest(scratch)
     again = ingest(scratch)
-    return {"cold_s": cold.seconds, "chunks": cold.chunks, "documents": cold.documents,
-            "unchanged_s": again.seconds, "unchanged_embedded": again.embedded}
+    return {
+        "cold_s": cold.seconds,
+        "chunks": cold.chunks,
+        "documents": cold.documents,
+        "unchanged_s": again.seconds,
+        "unchanged_embedded": again.embedded,
+    }
 
 
 def replace_settings(settings: Settings, **changes: Any) -> Settings:
@@ -77,8 +82,10 @@ def filler_chunks(catalog: Catalog, count: int, seed: int = 7) -> list[Chunk]:
     """Synthetic passages made of the corpus's own words (so BM25 has realistic posting lists)."""
     rng = random.Random(seed)
     words = [w for c in catalog.chunks[:800] for w in c.text.split() if w.isalpha()]
-    return [Chunk(id=f"filler:{i}", doc_id="filler", text=" ".join(rng.choices(words, k=90)), section="filler",
-                  position=i) for i in range(count)]
+    return [
+        Chunk(id=f"filler:{i}", doc_id="filler", text=" ".join(rng.choices(words, k=90)), section="filler", position=i)
+        for i in range(count)
+    ]
 
 
 def bench_scale(settings: Settings, workdir: Path, questions: list[str], total: int) -> dict[str, Any]:
@@ -100,11 +107,16 @@ def bench_scale(settings: Settings, workdir: Path, questions: list[str], total: 
     documents = dict(base.catalog.documents)
     documents["filler"] = replace(next(iter(documents.values())), doc_id="filler", title="filler", kind="prassi")
     catalog = Catalog([*base.catalog.chunks, *filler], documents)
-    lexical = LexicalIndex.build([c.id for c in catalog.chunks],
-                                 [embed_text(c, documents[c.doc_id]) for c in catalog.chunks])
+    lexical = LexicalIndex.build(
+        [c.id for c in catalog.chunks], [embed_text(c, documents[c.doc_id]) for c in catalog.chunks]
+    )
     big = Retriever(scratch, catalog, lexical, store, base.embedder, base.glossary)
-    return {"corpus_chunks": len(base.catalog.chunks), "corpus": corpus_latency,
-            "scaled_chunks": store.count(), "scaled": latencies(questions, lambda q: big.search(q, 5))}
+    return {
+        "corpus_chunks": len(base.catalog.chunks),
+        "corpus": corpus_latency,
+        "scaled_chunks": store.count(),
+        "scaled": latencies(questions, lambda q: big.search(q, 5)),
+    }
 
 
 def bench_serving(questions: list[str]) -> dict[str, Any]:
@@ -117,35 +129,53 @@ def bench_serving(questions: list[str]) -> dict[str, Any]:
         for question in questions:
             ms, _ = timed(client.predict, question, [], "operatore", api_name="/ask")
             values.append(ms)
-        rss_kb = int(next(line.split()[1] for line in Path(f"/proc/{proc.pid}/status").read_text().splitlines()
-                          if line.startswith("VmRSS")))
-    return {"rss_mb": rss_kb / 1024, "http_p50_ms": percentile(values, 50), "http_p95_ms": percentile(values, 95),
-            "n": len(values)}
+        rss_kb = int(
+            next(
+                line.split()[1]
+                for line in Path(f"/proc/{proc.pid}/status").read_text().splitlines()
+                if line.startswith("VmRSS")
+            )
+        )
+    return {
+        "rss_mb": rss_kb / 1024,
+        "http_p50_ms": percentile(values, 50),
+        "http_p95_ms": percentile(values, 95),
+        "n": len(values),
+    }
 
 
 def table(report: dict[str, Any]) -> str:
     rows = ["| misura | valore | riferimento nello stesso processo | obiettivo |", "|---|---|---|---|"]
     ing = report.get("ingest")
     if ing:
-        rows.append(f"| ingest completo a freddo ({ing['documents']} documenti, {ing['chunks']} passaggi) | "
-                    f"{ing['cold_s'] / 60:.1f} min | - | <= 8 min |")
-        rows.append(f"| re-ingest senza modifiche | {ing['unchanged_s']:.1f} s ({ing['unchanged_embedded']} testi "
-                    "ricalcolati) | - | <= 5 s |")
+        rows.append(
+            f"| ingest completo a freddo ({ing['documents']} documenti, {ing['chunks']} passaggi) | "
+            f"{ing['cold_s'] / 60:.1f} min | - | <= 8 min |"
+        )
+        rows.append(
+            f"| re-ingest senza modifiche | {ing['unchanged_s']:.1f} s ({ing['unchanged_embedded']} testi "
+            "ricalcolati) | - | <= 5 s |"
+        )
     q = report["queries"]
     naive = report.get("naive_search")
     ref = f"LangChain ingenua: p50 {naive['p50_ms']:.1f} / p95 {naive['p95_ms']:.1f} ms" if naive else "-"
-    rows.append(f"| search p50 / p95 | {q['search']['p50_ms']:.1f} / {q['search']['p95_ms']:.1f} ms | {ref} | "
-                "p95 <= 60 ms |")
+    rows.append(
+        f"| search p50 / p95 | {q['search']['p50_ms']:.1f} / {q['search']['p95_ms']:.1f} ms | {ref} | p95 <= 60 ms |"
+    )
     rows.append(f"| ask p50 / p95 | {q['ask']['p50_ms']:.1f} / {q['ask']['p95_ms']:.1f} ms | - | p95 <= 150 ms |")
     scale = report.get("scale")
     if scale:
-        rows.append(f"| search p95 a {scale['scaled_chunks']:,} passaggi | {scale['scaled']['p95_ms']:.1f} ms | "
-                    f"{scale['corpus_chunks']:,} passaggi: {scale['corpus']['p95_ms']:.1f} ms | <= 150 ms |")
+        rows.append(
+            f"| search p95 a {scale['scaled_chunks']:,} passaggi | {scale['scaled']['p95_ms']:.1f} ms | "
+            f"{scale['corpus_chunks']:,} passaggi: {scale['corpus']['p95_ms']:.1f} ms | <= 150 ms |"
+        )
     serving = report.get("serving")
     if serving:
         rows.append(f"| RSS del server (python app.py) | {serving['rss_mb']:.0f} MB | - | <= 1.5 GB |")
-        rows.append(f"| domanda via HTTP (gradio_client) p50 / p95 | {serving['http_p50_ms']:.0f} / "
-                    f"{serving['http_p95_ms']:.0f} ms | - | - |")
+        rows.append(
+            f"| domanda via HTTP (gradio_client) p50 / p95 | {serving['http_p50_ms']:.0f} / "
+            f"{serving['http_p95_ms']:.0f} ms | - | - |"
+        )
     return "\n".join(rows)
 
 
@@ -176,9 +206,11 @@ def main(argv: list[str] | None = None) -> int:
         report["serving"] = bench_serving(questions[:40])
     print(table(report))
     Path(args.write).write_text(json.dumps(report, ensure_ascii=False, indent=1), encoding="utf-8")
-    header = (f"`make bench` (`python -m evals.bench`) on {report['date']}, {report['machine']}; questions: the "
-              f"{len(questions)} dev questions. The naive LangChain similarity search over the same corpus and "
-              "embedder is measured in the same process as the baseline.")
+    header = (
+        f"`make bench` (`python -m evals.bench`) on {report['date']}, {report['machine']}; questions: the "
+        f"{len(questions)} dev questions. The naive LangChain similarity search over the same corpus and "
+        "embedder is measured in the same process as the baseline."
+    )
     (REPO / "evals" / "SPEED_RESULTS.md").write_text(f"# Speed\n\n{header}\n\n{table(report)}\n", encoding="utf-8")
     return 0
 

@@ -43,8 +43,9 @@ def main(argv: list[str] | None = None) -> int:
     rows = [(features(assistant, i.question), i.expect_refusal) for i in items]
     should = [r for _, r in rows]
     best: tuple[float, ...] = (-1.0,)
-    for low, high, share in itertools.product((0.74, 0.76, 0.78, 0.80, 0.82), (0.84, 0.86, 0.88, 0.90, 0.92),
-                                              (0.0, 0.25, 0.4, 0.5, 0.6, 0.75, 1.0)):
+    for low, high, share in itertools.product(
+        (0.74, 0.76, 0.78, 0.80, 0.82), (0.84, 0.86, 0.88, 0.90, 0.92), (0.0, 0.25, 0.4, 0.5, 0.6, 0.75, 1.0)
+    ):
         if high <= low:
             continue
         scores = []
@@ -56,8 +57,10 @@ def main(argv: list[str] | None = None) -> int:
         if f1 > best[0]:
             best = (f1, low, high, share, threshold, precision, recall)
     f1, low, high, share, threshold, precision, recall = best
-    print(f"refusal_dense_low={low} refusal_dense_high={high} refusal_dense_share={share} "
-          f"refusal_threshold={threshold:.4f}  (dev: F1 {f1:.3f}, precision {precision:.3f}, recall {recall:.3f})")
+    print(
+        f"refusal_dense_low={low} refusal_dense_high={high} refusal_dense_share={share} "
+        f"refusal_threshold={threshold:.4f}  (dev: F1 {f1:.3f}, precision {precision:.3f}, recall {recall:.3f})"
+    )
     return 0
 
 

@@ -21,8 +21,8 @@ from typing import Any
 
 import yaml
 
-from assistant.catalog import Catalog
 from assistant.call_check import CallReport, check_call
+from assistant.catalog import Catalog
 from assistant.requirements import Requirements, load_requirements
 
 REPO = Path(__file__).resolve().parent.parent
@@ -162,17 +162,25 @@ class Evaluation:
     fixtures: list[FixtureScore] = field(default_factory=list)
 
     def total(self, which: str) -> Tally:
-        tallies = list(self.elements.values()) if which == "elements" else (
-            list(self.flags.values()) if which == "flags" else [*self.elements.values(), *self.flags.values()])
-        return Tally(sum(t.tp for t in tallies), sum(t.fp for t in tallies), sum(t.fn for t in tallies),
-                     sum(t.tn for t in tallies))
+        tallies = (
+            list(self.elements.values())
+            if which == "elements"
+            else (list(self.flags.values()) if which == "flags" else [*self.elements.values(), *self.flags.values()])
+        )
+        return Tally(
+            sum(t.tp for t in tallies),
+            sum(t.fp for t in tallies),
+            sum(t.fn for t in tallies),
+            sum(t.tn for t in tallies),
+        )
 
 
 def score(report: CallReport, fixture: dict[str, Any], evaluation: Evaluation, requirements: Requirements) -> None:
     """Add one checked call to the evaluation."""
     statuses = {e.id: e.status for e in report.elements}
-    item = FixtureScore(fixture["file"].rsplit("/", 1)[-1], Path(fixture["file"]).suffix.lstrip("."),
-                        report.type == fixture["type"])
+    item = FixtureScore(
+        fixture["file"].rsplit("/", 1)[-1], Path(fixture["file"]).suffix.lstrip("."), report.type == fixture["type"]
+    )
     evaluation.checks["type_ok" if item.type_ok else "type_ko"] += 1
     for element_id, expected in fixture["elements"].items():
         predicted = statuses.get(element_id, "assente")
@@ -209,8 +217,12 @@ def _check_details(report: CallReport, fixture: dict[str, Any], evaluation: Eval
         evaluation.checks["page_ok" if (found.get(key) or (None, None))[1] == page else "page_ko"] += 1
 
 
-def evaluate(catalog: Catalog, requirements: Requirements, truth: list[dict[str, Any]] | None = None,
-             work_dir: Path | None = None) -> dict[str, Evaluation]:
+def evaluate(
+    catalog: Catalog,
+    requirements: Requirements,
+    truth: list[dict[str, Any]] | None = None,
+    work_dir: Path | None = None,
+) -> dict[str, Evaluation]:
     """Check every fixture and score it against the ground truth, by split ("dev", "heldout") and "all"."""
     results = {"all": Evaluation(), "dev": Evaluation(), "heldout": Evaluation()}
     with tempfile.TemporaryDirectory(prefix="lc-avvisi-") as tmp:
@@ -238,14 +250,22 @@ SPLITS = (("all", "Tutti gli avvisi"), ("dev", "Avvisi di sviluppo"), ("heldout"
 
 
 def summary_rows(results: dict[str, Evaluation]) -> list[str]:
-    lines = ["| Avvisi | N | Misura | Precisione | Richiamo | F1 | VP | FP | FN |", "|---|---|---|---|---|---|---|---|---|"]
+    lines = [
+        "| Avvisi | N | Misura | Precisione | Richiamo | F1 | VP | FP | FN |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
     for split, name in SPLITS:
         evaluation = results[split]
-        for label, which in (("elementi mancanti o dubbi", "elements"), ("segnali di allarme", "flags"),
-                             ("complessivo", "all")):
+        for label, which in (
+            ("elementi mancanti o dubbi", "elements"),
+            ("segnali di allarme", "flags"),
+            ("complessivo", "all"),
+        ):
             t = evaluation.total(which)
-            lines.append(f"| {name} | {len(evaluation.fixtures)} | {label} | {_pct(t.precision)} | {_pct(t.recall)} | "
-                         f"{_pct(t.f1)} | {t.tp} | {t.fp} | {t.fn} |")
+            lines.append(
+                f"| {name} | {len(evaluation.fixtures)} | {label} | {_pct(t.precision)} | {_pct(t.recall)} | "
+                f"{_pct(t.f1)} | {t.tp} | {t.fp} | {t.fn} |"
+            )
     return lines
 
 
@@ -253,40 +273,69 @@ def markdown(results: dict[str, Evaluation]) -> str:
     """The results as Markdown: summary by split, then per element, per red flag, per call, and disagreements."""
     evaluation = results["all"]
     n = len(evaluation.fixtures)
-    lines = ["# Verifica degli avvisi: precisione e richiamo del controllo", "",
-             f"Generato da `python -m evals.checker` su {n} avvisi (`tests/fixtures/calls/truth.yaml`): l'avviso "
-             "reale di Gorgonzola e avvisi di prova scritti con difetti noti, in TXT, MD, PDF e DOCX. "
-             "Positivo = un difetto: elemento `assente` o `dubbio`, oppure segnale di allarme sollevato. "
-             "Gli avvisi «di sviluppo» sono stati scritti mentre si mettevano a punto le regole di riconoscimento "
-             "(i loro numeri sono quindi ottimistici); quelli «tenuti da parte» sono stati scritti ed etichettati "
-             "dopo, senza più modificare le regole.", ""]
+    lines = [
+        "# Verifica degli avvisi: precisione e richiamo del controllo",
+        "",
+        f"Generato da `python -m evals.checker` su {n} avvisi (`tests/fixtures/calls/truth.yaml`): l'avviso "
+        "reale di Gorgonzola e avvisi di prova scritti con difetti noti, in TXT, MD, PDF e DOCX. "
+        "Positivo = un difetto: elemento `assente` o `dubbio`, oppure segnale di allarme sollevato. "
+        "Gli avvisi «di sviluppo» sono stati scritti mentre si mettevano a punto le regole di riconoscimento "
+        "(i loro numeri sono quindi ottimistici); quelli «tenuti da parte» sono stati scritti ed etichettati "
+        "dopo, senza più modificare le regole.",
+        "",
+    ]
     lines += summary_rows(results)
-    lines += ["", "Sugli avvisi mai visti prima il richiamo resta alto (i difetti veri vengono segnalati), la precisione "
-                  "no: quando il lessico è insolito il controllo segnala come mancante o dubbio un elemento che c'è. "
-                  "Il controllo va quindi usato come lista di verifica, non come giudizio.", "",
-              "### Tornate precedenti di avvisi tenuti da parte", ""]
+    lines += [
+        "",
+        "Sugli avvisi mai visti prima il richiamo resta alto (i difetti veri vengono segnalati), la precisione "
+        "no: quando il lessico è insolito il controllo segnala come mancante o dubbio un elemento che c'è. "
+        "Il controllo va quindi usato come lista di verifica, non come giudizio.",
+        "",
+        "### Tornate precedenti di avvisi tenuti da parte",
+        "",
+    ]
     for note in HISTORY:
         lines += [f"- {note}"]
     agree, disagree = evaluation.exact["agree"], evaluation.exact["disagree"]
-    lines += ["", f"Tutti gli avvisi: accordo esatto sullo stato (presente / dubbio / assente) "
-                  f"{agree}/{agree + disagree}; tipo di procedura riconosciuto {_ratio(evaluation.checks, 'type')}; "
-                  f"evidenze attese trovate nella citazione {_ratio(evaluation.checks, 'evidence')}; "
-                  f"pagine PDF corrette {_ratio(evaluation.checks, 'page')}.", "",
-              "## Per elemento (tutti gli avvisi)", "", "| Elemento | Difetti attesi | VP | FP | FN | Precisione | Richiamo |",
-              "|---|---|---|---|---|---|---|"]
+    lines += [
+        "",
+        f"Tutti gli avvisi: accordo esatto sullo stato (presente / dubbio / assente) "
+        f"{agree}/{agree + disagree}; tipo di procedura riconosciuto {_ratio(evaluation.checks, 'type')}; "
+        f"evidenze attese trovate nella citazione {_ratio(evaluation.checks, 'evidence')}; "
+        f"pagine PDF corrette {_ratio(evaluation.checks, 'page')}.",
+        "",
+        "## Per elemento (tutti gli avvisi)",
+        "",
+        "| Elemento | Difetti attesi | VP | FP | FN | Precisione | Richiamo |",
+        "|---|---|---|---|---|---|---|",
+    ]
     for element_id, t in sorted(evaluation.elements.items()):
-        lines.append(f"| {element_id} | {t.tp + t.fn} | {t.tp} | {t.fp} | {t.fn} | {_pct(t.precision)} | "
-                     f"{_pct(t.recall)} |")
-    lines += ["", "## Per segnale di allarme (tutti gli avvisi)", "", "| Segnale | Attesi | VP | FP | FN | Precisione | Richiamo |",
-              "|---|---|---|---|---|---|---|"]
+        lines.append(
+            f"| {element_id} | {t.tp + t.fn} | {t.tp} | {t.fp} | {t.fn} | {_pct(t.precision)} | {_pct(t.recall)} |"
+        )
+    lines += [
+        "",
+        "## Per segnale di allarme (tutti gli avvisi)",
+        "",
+        "| Segnale | Attesi | VP | FP | FN | Precisione | Richiamo |",
+        "|---|---|---|---|---|---|---|",
+    ]
     for flag_id, t in sorted(evaluation.flags.items()):
-        lines.append(f"| {flag_id} | {t.tp + t.fn} | {t.tp} | {t.fp} | {t.fn} | {_pct(t.precision)} | "
-                     f"{_pct(t.recall)} |")
-    lines += ["", "## Per avviso", "", "| Avviso | Formato | Tipo ok | Difetti attesi | Trovati | Falsi allarmi |",
-              "|---|---|---|---|---|---|"]
+        lines.append(
+            f"| {flag_id} | {t.tp + t.fn} | {t.tp} | {t.fp} | {t.fn} | {_pct(t.precision)} | {_pct(t.recall)} |"
+        )
+    lines += [
+        "",
+        "## Per avviso",
+        "",
+        "| Avviso | Formato | Tipo ok | Difetti attesi | Trovati | Falsi allarmi |",
+        "|---|---|---|---|---|---|",
+    ]
     for item in evaluation.fixtures:
-        lines.append(f"| {item.file} | {item.kind} | {'sì' if item.type_ok else 'no'} | {item.expected_defects} | "
-                     f"{item.found} | {item.false_alarms} |")
+        lines.append(
+            f"| {item.file} | {item.kind} | {'sì' if item.type_ok else 'no'} | {item.expected_defects} | "
+            f"{item.found} | {item.false_alarms} |"
+        )
     errors = [(item.file, note) for item in evaluation.fixtures for note in (*item.missed, *item.spurious)]
     lines += ["", "## Disaccordi", ""] + ([f"- {file}: {note}" for file, note in errors] or ["Nessuno."])
     return "\n".join(lines) + "\n"
@@ -301,7 +350,9 @@ def main(argv: list[str] | None = None) -> int:
     from assistant.index import indexed_catalog
 
     settings = load_settings()
-    evaluation = evaluate(indexed_catalog(settings), load_requirements(settings.corpus_dir), load_truth(Path(args.truth)))
+    evaluation = evaluate(
+        indexed_catalog(settings), load_requirements(settings.corpus_dir), load_truth(Path(args.truth))
+    )
     text = markdown(evaluation)
     Path(args.out).write_text(text, encoding="utf-8")
     print(text)

@@ -39,8 +39,14 @@ def evaluate(assistant: Assistant, groups: list[dict[str, Any]]) -> dict[str, An
             failures.append({"term_id": group["term_id"], "problems": problems})
         else:
             passed += 1
-    return {"groups": len(groups), "consistent": passed, "metric": passed / len(groups) if groups else 1.0,
-            "answers": answers, "glossary_answers": from_glossary, "failures": failures}
+    return {
+        "groups": len(groups),
+        "consistent": passed,
+        "metric": passed / len(groups) if groups else 1.0,
+        "answers": answers,
+        "glossary_answers": from_glossary,
+        "failures": failures,
+    }
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -49,17 +55,23 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     groups = [json.loads(line) for line in Path(args.dataset).read_text(encoding="utf-8").splitlines() if line.strip()]
     report = evaluate(Assistant.load(load_settings()), groups)
-    print(f"Coerenza del glossario: {report['consistent']}/{report['groups']} gruppi = {report['metric']:.1%} "
-          f"({report['answers']} risposte, {report['glossary_answers']} dal glossario)")
+    print(
+        f"Coerenza del glossario: {report['consistent']}/{report['groups']} gruppi = {report['metric']:.1%} "
+        f"({report['answers']} risposte, {report['glossary_answers']} dal glossario)"
+    )
     for failure in report["failures"]:
         print(f"- {failure['term_id']}: " + "; ".join(failure["problems"][:3]))
-    lines = ["# Glossary consistency", "",
-             f"`python -m evals.glossary_consistency`: {report['groups']} groups of differently phrased questions "
-             f"about one term, each asked by both audiences ({report['answers']} answers, "
-             f"{report['glossary_answers']} of them answered from the glossary).", "",
-             f"**Consistency: {report['consistent']}/{report['groups']} groups = {report['metric']:.1%}** (share of "
-             "groups whose answers all carry the same glossary entry with byte-identical definition text; target "
-             "100 %)."]
+    lines = [
+        "# Glossary consistency",
+        "",
+        f"`python -m evals.glossary_consistency`: {report['groups']} groups of differently phrased questions "
+        f"about one term, each asked by both audiences ({report['answers']} answers, "
+        f"{report['glossary_answers']} of them answered from the glossary).",
+        "",
+        f"**Consistency: {report['consistent']}/{report['groups']} groups = {report['metric']:.1%}** (share of "
+        "groups whose answers all carry the same glossary entry with byte-identical definition text; target "
+        "100 %).",
+    ]
     lines += [f"- failing: {f['term_id']}: " + "; ".join(f["problems"][:3]) for f in report["failures"]]
     (Path(__file__).resolve().parent / "GLOSSARY_RESULTS.md").write_text("\n".join(lines) + "\n", encoding="utf-8")
     return 0 if report["metric"] == 1.0 else 1

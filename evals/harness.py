@@ -7,7 +7,6 @@ Baselines share the corpus and the embedder: BM25 only, dense only, and the naiv
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import sys
@@ -22,14 +21,14 @@ import numpy as np
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
-from assistant.answer import Assistant, evidence  # noqa: E402
-from assistant.catalog import Catalog, embed_text, section_matches  # noqa: E402
-from assistant.citations import quoted_spans  # noqa: E402
-from assistant.config import Settings, load_settings  # noqa: E402
-from assistant.embeddings import EmbeddingCache, LangChainEmbeddings, get_embedder  # noqa: E402
-from assistant.models import REGISTERS, Chunk, Hit  # noqa: E402
-from assistant.text import fold, slug, tokens  # noqa: E402
-from evals import metrics  # noqa: E402
+from assistant.answer import Assistant, evidence
+from assistant.catalog import Catalog, embed_text, section_matches
+from assistant.citations import quoted_spans
+from assistant.config import Settings
+from assistant.embeddings import EmbeddingCache, LangChainEmbeddings, get_embedder
+from assistant.models import REGISTERS, Chunk, Hit
+from assistant.text import fold, slug, tokens
+from evals import metrics
 
 EVALS = Path(__file__).resolve().parent
 DATASETS = EVALS / "datasets"
@@ -51,8 +50,17 @@ def load_items(path: Path, limit: int | None = None) -> list[Item]:
     for line in path.read_text(encoding="utf-8").splitlines():
         if line.strip():
             raw = json.loads(line)
-            items.append(Item(raw["id"], raw["question"], raw["register"], raw["audience"], raw.get("topic", ""),
-                              tuple(raw.get("expected", [])), bool(raw.get("expect_refusal"))))
+            items.append(
+                Item(
+                    raw["id"],
+                    raw["question"],
+                    raw["register"],
+                    raw["audience"],
+                    raw.get("topic", ""),
+                    tuple(raw.get("expected", [])),
+                    bool(raw.get("expect_refusal")),
+                )
+            )
     return items[:limit] if limit else items
 
 
@@ -116,8 +124,9 @@ class Run:
     threshold: float | None = None  # refuse below; None = calibrate on this run
 
 
-def run_pipeline(name: str, items: list[Item], search: Callable[[str], tuple[list[Candidate], float]],
-                 threshold: float | None = None) -> Run:
+def run_pipeline(
+    name: str, items: list[Item], search: Callable[[str], tuple[list[Candidate], float]], threshold: float | None = None
+) -> Run:
     from assistant.embeddings import clear_query_caches
 
     clear_query_caches()  # question vectors are cached per process: every run embeds its questions afresh
@@ -146,8 +155,11 @@ class NaiveLangChain:
         from assistant.loaders import load
 
         embedder = get_embedder(settings.embedder, settings.embed_threads)
-        cache = EmbeddingCache(settings.data_dir / "cache" / f"embeddings-{slug(embedder.name, 80)}.sqlite3", embedder,
-                               settings.ingest_workers)
+        cache = EmbeddingCache(
+            settings.data_dir / "cache" / f"embeddings-{slug(embedder.name, 80)}.sqlite3",
+            embedder,
+            settings.ingest_workers,
+        )
 
         splitter = RecursiveCharacterTextSplitter(chunk_size=1000, chunk_overlap=200)
         documents = []
@@ -156,8 +168,11 @@ class NaiveLangChain:
             if path.is_file():
                 documents.append(Document(page_content=load(path).text, metadata={"doc_id": doc_id}))
         pieces = splitter.split_documents(documents)
-        self.store = Chroma(collection_name="naive", embedding_function=LangChainEmbeddings(embedder, cache.encode),
-                            persist_directory=str(workdir / "naive-chroma"))
+        self.store = Chroma(
+            collection_name="naive",
+            embedding_function=LangChainEmbeddings(embedder, cache.encode),
+            persist_directory=str(workdir / "naive-chroma"),
+        )
         self.store.add_documents(pieces)
         self.pieces = len(pieces)
 
@@ -172,8 +187,11 @@ class ExactDense:
     def __init__(self, settings: Settings, catalog: Catalog, spec: str) -> None:
         self.catalog = catalog
         self.embedder = get_embedder(spec, settings.embed_threads)
-        cache = EmbeddingCache(settings.data_dir / "cache" / f"embeddings-{slug(self.embedder.name, 80)}.sqlite3",
-                               self.embedder, settings.ingest_workers)
+        cache = EmbeddingCache(
+            settings.data_dir / "cache" / f"embeddings-{slug(self.embedder.name, 80)}.sqlite3",
+            self.embedder,
+            settings.ingest_workers,
+        )
         texts = [embed_text(c, catalog.documents[c.doc_id]) for c in catalog.chunks]
         self.matrix = cache.encode(texts)
         cache.close()
@@ -217,9 +235,14 @@ def score_run(run: Run, items: list[Item], match: Callable[[Candidate, dict[str,
         threshold, _ = metrics.best_threshold(scores, should)
     precision, recall = metrics.refusal_scores(should, [s < threshold for s in scores])
     return {
-        "name": run.name, "registers": rows, "refusal_precision": precision, "refusal_recall": recall,
-        "threshold": threshold, "threshold_calibrated": run.threshold is None,
-        "p50_ms": metrics.percentile(run.latency_ms, 50), "p95_ms": metrics.percentile(run.latency_ms, 95),
+        "name": run.name,
+        "registers": rows,
+        "refusal_precision": precision,
+        "refusal_recall": recall,
+        "threshold": threshold,
+        "threshold_calibrated": run.threshold is None,
+        "p50_ms": metrics.percentile(run.latency_ms, 50),
+        "p95_ms": metrics.percentile(run.latency_ms, 95),
     }
 
 
@@ -231,8 +254,11 @@ def answer_checks(assistant: Assistant, items: list[Item]) -> dict[str, Any]:
     for item in items:
         answer = assistant.ask(item.question, item.audience)
         retrieved = {h.chunk.id for h in answer.hits}
-        cited_texts = [assistant.retriever.catalog.by_id[c.chunk_id].text for c in answer.citations
-                       if c.chunk_id in assistant.retriever.catalog.by_id]
+        cited_texts = [
+            assistant.retriever.catalog.by_id[c.chunk_id].text
+            for c in answer.citations
+            if c.chunk_id in assistant.retriever.catalog.by_id
+        ]
         spans = quoted_spans(answer.answer)
         for cited in answer.citations:
             citations += 1
@@ -248,8 +274,12 @@ def answer_checks(assistant: Assistant, items: list[Item]) -> dict[str, Any]:
             unanswerable += 1
             refused_ok += int(answer.refused)
     quotes_ok = not any("letterale" in p for p in problems)
-    return {"citations": citations, "citation_validity": (valid / citations if citations else 1.0) if quotes_ok
-            else 0.0, "problems": problems[:20], "unanswerable_refused": f"{refused_ok}/{unanswerable}"}
+    return {
+        "citations": citations,
+        "citation_validity": (valid / citations if citations else 1.0) if quotes_ok else 0.0,
+        "problems": problems[:20],
+        "unanswerable_refused": f"{refused_ok}/{unanswerable}",
+    }
 
 
 def _same_quotes(text: str) -> str:
@@ -260,8 +290,10 @@ def _same_quotes(text: str) -> str:
 
 
 def table(results: list[dict[str, Any]]) -> str:
-    head = ("| pipeline | R@1 | R@5 | MRR@10 | nDCG@10 | R@5 legale | R@5 operatore | R@5 funzionario | "
-            "rifiuti P | rifiuti R | p50 ms | p95 ms |")
+    head = (
+        "| pipeline | R@1 | R@5 | MRR@10 | nDCG@10 | R@5 legale | R@5 operatore | R@5 funzionario | "
+        "rifiuti P | rifiuti R | p50 ms | p95 ms |"
+    )
     lines = [head, "|" + "---|" * 12]
     for r in results:
         o = r["registers"]["overall"]
@@ -276,8 +308,13 @@ def table(results: list[dict[str, Any]]) -> str:
     return "\n".join(lines)
 
 
-def evaluate(settings: Settings, items: list[Item], with_baselines: bool = True, with_backends: bool = True,
-             workdir: Path | None = None) -> dict[str, Any]:
+def evaluate(
+    settings: Settings,
+    items: list[Item],
+    with_baselines: bool = True,
+    with_backends: bool = True,
+    workdir: Path | None = None,
+) -> dict[str, Any]:
     assistant = Assistant.load(settings)
     retriever = assistant.retriever
     catalog = retriever.catalog
@@ -290,15 +327,18 @@ def evaluate(settings: Settings, items: list[Item], with_baselines: bool = True,
 
     runs.append(run_pipeline("configurata (ibrida + instradamento)", items, configured, settings.refusal_threshold))
     if with_baselines:
+
         def bm25_only(question: str) -> tuple[list[Candidate], float]:
             found = retriever.lexical.search(tokens(question), 10)
-            return [Candidate(catalog.by_id[i].doc_id, "", catalog.by_id[i]) for i, _ in found], \
-                (found[0][1] if found else 0.0)
+            return [Candidate(catalog.by_id[i].doc_id, "", catalog.by_id[i]) for i, _ in found], (
+                found[0][1] if found else 0.0
+            )
 
         def dense_only(question: str) -> tuple[list[Candidate], float]:
             found = retriever.store.query(retriever.embedder.encode_query(question), 10)
-            return [Candidate(catalog.by_id[i].doc_id, "", catalog.by_id[i]) for i, _ in found if i in catalog.by_id], \
-                (found[0][1] if found else 0.0)
+            return [Candidate(catalog.by_id[i].doc_id, "", catalog.by_id[i]) for i, _ in found if i in catalog.by_id], (
+                found[0][1] if found else 0.0
+            )
 
         runs.append(run_pipeline("solo BM25", items, bm25_only))
         runs.append(run_pipeline(f"solo denso ({retriever.embedder.name}, HNSW)", items, dense_only))
@@ -319,15 +359,20 @@ def evaluate(settings: Settings, items: list[Item], with_baselines: bool = True,
 
             def hybrid_exact(question: str, exact: ExactDense = exact) -> tuple[list[Candidate], float]:
                 ranking = rrf([retriever.lexical.search(tokens(question), 40), exact.dense(question, 40)])[:10]
-                return [Candidate(catalog.by_id[i].doc_id, "", catalog.by_id[i]) for i in ranking], \
-                    exact.dense(question, 1)[0][1]
+                return [Candidate(catalog.by_id[i].doc_id, "", catalog.by_id[i]) for i in ranking], exact.dense(
+                    question, 1
+                )[0][1]
 
             runs.append(run_pipeline(f"backend {exact.embedder.name}: denso esatto", items, dense_exact))
             runs.append(run_pipeline(f"backend {exact.embedder.name}: ibrido BM25+denso", items, hybrid_exact))
     results = [score_run(run, items, match) for run in runs]
     checks = answer_checks(assistant, items)
-    return {"results": results, "answer_checks": checks, "items": len(items),
-            "answerable": sum(1 for i in items if not i.expect_refusal)}
+    return {
+        "results": results,
+        "answer_checks": checks,
+        "items": len(items),
+        "answerable": sum(1 for i in items if not i.expect_refusal),
+    }
 
 
 def backend_specs() -> list[str]:

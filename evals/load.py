@@ -14,8 +14,8 @@ from pathlib import Path
 from typing import Any
 
 from evals.appserver import serving_app
-from evals.metrics import percentile
 from evals.harness import DATASETS, load_items
+from evals.metrics import percentile
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -32,14 +32,20 @@ class LoadReport:
         return len(self.latencies_ms) + len(self.errors)
 
     def summary(self) -> dict[str, Any]:
-        return {"clients": self.clients, "seconds": round(self.seconds, 1), "requests": self.requests,
-                "errors": len(self.errors), "p50_ms": percentile(self.latencies_ms, 50),
-                "p95_ms": percentile(self.latencies_ms, 95),
-                "throughput_per_s": len(self.latencies_ms) / self.seconds if self.seconds else 0.0}
+        return {
+            "clients": self.clients,
+            "seconds": round(self.seconds, 1),
+            "requests": self.requests,
+            "errors": len(self.errors),
+            "p50_ms": percentile(self.latencies_ms, 50),
+            "p95_ms": percentile(self.latencies_ms, 95),
+            "throughput_per_s": len(self.latencies_ms) / self.seconds if self.seconds else 0.0,
+        }
 
 
-def run_load(url: str, questions: list[str], clients: int, seconds: float,
-             max_requests_per_client: int | None = None) -> LoadReport:
+def run_load(
+    url: str, questions: list[str], clients: int, seconds: float, max_requests_per_client: int | None = None
+) -> LoadReport:
     """Each client asks its own rotation of questions until the time is up."""
     from gradio_client import Client
 
@@ -91,12 +97,14 @@ def main(argv: list[str] | None = None) -> int:
         with serving_app() as (_, url):
             report = run_load(url, questions, args.clients, args.seconds)
     s = report.summary()
-    text = (f"# Load\n\n`python -m evals.load --clients {args.clients} --seconds {args.seconds:g}`: "
-            f"{s['clients']} concurrent gradio_client users asking different dev questions (both audiences) "
-            f"against `python app.py` on 127.0.0.1 for {s['seconds']} s, on this 2-core machine.\n\n"
-            "| clients | requests | errors | p50 | p95 | answers/s |\n|---|---|---|---|---|---|\n"
-            f"| {s['clients']} | {s['requests']} | {s['errors']} | {s['p50_ms']:.0f} ms | {s['p95_ms']:.0f} ms | "
-            f"{s['throughput_per_s']:.1f} |\n")
+    text = (
+        f"# Load\n\n`python -m evals.load --clients {args.clients} --seconds {args.seconds:g}`: "
+        f"{s['clients']} concurrent gradio_client users asking different dev questions (both audiences) "
+        f"against `python app.py` on 127.0.0.1 for {s['seconds']} s, on this 2-core machine.\n\n"
+        "| clients | requests | errors | p50 | p95 | answers/s |\n|---|---|---|---|---|---|\n"
+        f"| {s['clients']} | {s['requests']} | {s['errors']} | {s['p50_ms']:.0f} ms | {s['p95_ms']:.0f} ms | "
+        f"{s['throughput_per_s']:.1f} |\n"
+    )
     if report.errors:
         text += "\nErrors (first 5):\n" + "\n".join(f"- {e}" for e in report.errors[:5]) + "\n"
     (REPO / "evals" / "LOAD_RESULTS.md").write_text(text, encoding="utf-8")

@@ -50,8 +50,11 @@ def _target_rows(dev: dict[str, Any]) -> str:
         ("MRR@10 >= 0.85", o["mrr@10"], o["mrr@10"] >= 0.85),
         ("refusal precision >= 0.90", configured["refusal_precision"], configured["refusal_precision"] >= 0.90),
         ("refusal recall >= 0.90", configured["refusal_recall"], configured["refusal_recall"] >= 0.90),
-        ("citation validity = 100 %", dev["answer_checks"]["citation_validity"],
-         dev["answer_checks"]["citation_validity"] == 1.0),
+        (
+            "citation validity = 100 %",
+            dev["answer_checks"]["citation_validity"],
+            dev["answer_checks"]["citation_validity"] == 1.0,
+        ),
     ]
     if naive:
         gain = o["recall@5"] - naive["registers"]["overall"]["recall@5"]
@@ -61,8 +64,9 @@ def _target_rows(dev: dict[str, Any]) -> str:
 
 def _commit() -> str:
     try:
-        return subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True,
-                              cwd=EVALS.parent, timeout=10).stdout.strip()
+        return subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, cwd=EVALS.parent, timeout=10
+        ).stdout.strip()
     except (OSError, subprocess.SubprocessError):
         return "?"
 
@@ -108,9 +112,13 @@ def write_results(full: dict[str, Any], path: Path) -> None:
         f"{test['answer_checks']['unanswerable_refused']} (test)",
     ]
     parts += ["", NOTES.strip()]
-    for extra, title in (("GLOSSARY_RESULTS.md", "Glossary consistency"), ("CHECKER_RESULTS.md", "Call checker"),
-                         ("CURATED_RESULTS.md", "Curated answers: threshold calibration"),
-                         ("SPEED_RESULTS.md", "Speed (`make bench`)"), ("LOAD_RESULTS.md", "Load test")):
+    for extra, title in (
+        ("GLOSSARY_RESULTS.md", "Glossary consistency"),
+        ("CHECKER_RESULTS.md", "Call checker"),
+        ("CURATED_RESULTS.md", "Curated answers: threshold calibration"),
+        ("SPEED_RESULTS.md", "Speed (`make bench`)"),
+        ("LOAD_RESULTS.md", "Load test"),
+    ):
         extra_path = EVALS / extra
         if extra_path.is_file():
             body = extra_path.read_text(encoding="utf-8").strip()

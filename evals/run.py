@@ -28,8 +28,12 @@ def main(argv: list[str] | None = None) -> int:
     settings = load_settings()
     if args.dataset or args.quick:
         path = Path(args.dataset) if args.dataset else DATASETS / "retrieval_dev.jsonl"
-        report = evaluate(settings, load_items(path, args.limit), not (args.no_baselines or args.quick),
-                          not (args.no_backends or args.quick))
+        report = evaluate(
+            settings,
+            load_items(path, args.limit),
+            not (args.no_baselines or args.quick),
+            not (args.no_backends or args.quick),
+        )
         print(table(report["results"]))
         print(json.dumps(report["answer_checks"], ensure_ascii=False, indent=1))
         return 0
@@ -39,7 +43,7 @@ def main(argv: list[str] | None = None) -> int:
         "dev": evaluate(settings, dev_items, not args.no_baselines, not args.no_backends),
         "test": evaluate(settings, test_items, not args.no_baselines, False),
         "ablation": ablation_rows(settings, dev_items, STEPS),
-        "settings": {k: v for k, v in settings.model_dump(mode="json").items() if k != "llm_api_key"},
+        "settings": settings.model_dump(mode="json"),
     }
     print("Dev (" + str(len(dev_items)) + " domande)")
     print(table(full["dev"]["results"]))

@@ -15,8 +15,8 @@ import pytest
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
-from assistant.config import Settings, load_settings  # noqa: E402
-from evals.appserver import free_port, serving_app, wait_for_port  # noqa: E402
+from assistant.config import Settings, load_settings
+from evals.appserver import free_port, serving_app, wait_for_port
 
 REPO = Path(__file__).resolve().parent.parent
 CORPUS = REPO / "corpus"
@@ -46,9 +46,9 @@ def write_mini_corpus(root: Path) -> Path:
     start = dm72.index("3.IL PROCEDIMENTO DI CO-PROGETTAZIONE")
     (root / "linee-guida" / "dm-72-2021-linee-guida.txt").write_text(dm72[start : start + 6000], encoding="utf-8")
     judgment = (CORPUS / "giurisprudenza" / "cds-3082-2026.txt").read_text(encoding="utf-8")
-    (root / "giurisprudenza" / "cds-3082-2026.txt").write_text(judgment[:9000] + "\nP.Q.M.\n"
-                                                               + judgment.split("P.Q.M.")[1][:1500],
-                                                               encoding="utf-8")
+    (root / "giurisprudenza" / "cds-3082-2026.txt").write_text(
+        judgment[:9000] + "\nP.Q.M.\n" + judgment.split("P.Q.M.")[1][:1500], encoding="utf-8"
+    )
     (root / "formazione" / "modulo-prova.md").write_text(
         "---\ntitle: Modulo di prova\nversion_date: 2026-11-25\n---\n# Modulo di prova\n\n"
         "## Come si svolge il tavolo di co-progettazione\n\nIl tavolo riunisce l'amministrazione procedente e gli "
@@ -63,7 +63,9 @@ def write_mini_corpus(root: Path) -> Path:
     keep = []
     for block in manifest.split("[[documents]]")[1:]:
         if any(f'doc_id = "{d}"' in block for d in (CTS.stem, l241.stem, "dm-72-2021-linee-guida", "cds-3082-2026")):
-            keep.append("[[documents]]" + "\n".join(ln for ln in block.splitlines() if not ln.startswith("page_source")))
+            keep.append(
+                "[[documents]]" + "\n".join(ln for ln in block.splitlines() if not ln.startswith("page_source"))
+            )
     (root / "manifest.toml").write_text("\n".join(keep), encoding="utf-8")
     return root
 
@@ -110,8 +112,11 @@ def chroma_server(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-
     chroma = shutil.which("chroma") or str(Path(sys.executable).with_name("chroma"))
     port_number = free_port()
     path = tmp_path_factory.mktemp("chroma-server")
-    proc = subprocess.Popen([chroma, "run", "--path", str(path), "--host", "127.0.0.1", "--port", str(port_number)],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(
+        [chroma, "run", "--path", str(path), "--host", "127.0.0.1", "--port", str(port_number)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     try:
         if not wait_for_port(port_number, 60, proc):
             pytest.fail("Il server Chroma non si è avviato entro 60 s.")

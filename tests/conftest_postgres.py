@@ -27,8 +27,13 @@ TABLES = ("curated_revisions", "curated_answers", "schema_version")
 def _bin_dir() -> Path:
     found = sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb"))
     if not found and os.geteuid() == 0 and shutil.which("apt-get"):
-        subprocess.run(["apt-get", "install", "-y", "-qq", "postgresql"], check=False, capture_output=True,
-                       env=dict(os.environ, DEBIAN_FRONTEND="noninteractive"), timeout=600)
+        subprocess.run(
+            ["apt-get", "install", "-y", "-qq", "postgresql"],
+            check=False,
+            capture_output=True,
+            env=dict(os.environ, DEBIAN_FRONTEND="noninteractive"),
+            timeout=600,
+        )
         found = sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb"))
     if not found:
         pytest.fail(f"PostgreSQL non è installato: imposta {ENV} oppure installa il pacchetto Debian postgresql.")
@@ -58,20 +63,37 @@ def postgres_server() -> Iterator[str]:
     port = free_port()
     run = {"check": True, "capture_output": True, "timeout": 120}
     try:
-        subprocess.run(_as_owner([str(bindir / "initdb"), "-D", str(data), "-U", "lc", "--auth=trust",
-                                  "-E", "UTF8", "--no-sync"]), **run)  # type: ignore[call-overload]
-        subprocess.run(_as_owner([str(bindir / "pg_ctl"), "-D", str(data), "-l", str(root / "server.log"), "-w",
-                                  "-o", f"-p {port} -c listen_addresses=127.0.0.1 -k {root}",
-                                  "start"]), **run)  # type: ignore[call-overload]
-        subprocess.run([str(bindir / "createdb"), "-h", "127.0.0.1", "-p", str(port), "-U", "lc", "lc_test"],
-                       **run)  # type: ignore[call-overload]
+        subprocess.run(
+            _as_owner([str(bindir / "initdb"), "-D", str(data), "-U", "lc", "--auth=trust", "-E", "UTF8", "--no-sync"]),
+            **run,
+        )  # type: ignore[call-overload]
+        subprocess.run(
+            _as_owner(
+                [
+                    str(bindir / "pg_ctl"),
+                    "-D",
+                    str(data),
+                    "-l",
+                    str(root / "server.log"),
+                    "-w",
+                    "-o",
+                    f"-p {port} -c listen_addresses=127.0.0.1 -k {root}",
+                    "start",
+                ]
+            ),
+            **run,
+        )  # type: ignore[call-overload]
+        subprocess.run([str(bindir / "createdb"), "-h", "127.0.0.1", "-p", str(port), "-U", "lc", "lc_test"], **run)  # type: ignore[call-overload]
         yield f"postgresql+psycopg://lc@127.0.0.1:{port}/lc_test"
     except subprocess.CalledProcessError as exc:
         log = (root / "server.log").read_text(errors="replace") if (root / "server.log").exists() else ""
         pytest.fail(f"Il server PostgreSQL di prova non si è avviato: {exc.stderr!r} {log[-500:]}")
     finally:
-        subprocess.run(_as_owner([str(bindir / "pg_ctl"), "-D", str(data), "-m", "immediate", "stop"]),
-                       capture_output=True, timeout=60)
+        subprocess.run(
+            _as_owner([str(bindir / "pg_ctl"), "-D", str(data), "-m", "immediate", "stop"]),
+            capture_output=True,
+            timeout=60,
+        )
         shutil.rmtree(root, ignore_errors=True)
 
 

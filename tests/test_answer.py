@@ -25,9 +25,11 @@ def test_answer_quotes_the_law_with_numbered_citations(mini_assistant) -> None: 
 
 
 def test_every_quote_is_verbatim_from_a_cited_chunk(mini_assistant) -> None:  # type: ignore[no-untyped-def]
-    for question in ("Come vengono scelti gli enti partner della co-progettazione?",
-                     "Le convenzioni con le ODV possono prevedere compensi?",
-                     "Cosa ha deciso il Consiglio di Stato sul ricorso contro il Comune di Milano?"):
+    for question in (
+        "Come vengono scelti gli enti partner della co-progettazione?",
+        "Le convenzioni con le ODV possono prevedere compensi?",
+        "Cosa ha deciso il Consiglio di Stato sul ricorso contro il Comune di Milano?",
+    ):
         answer = mini_assistant.ask(question)
         cited = [mini_assistant.retriever.catalog.by_id[c.chunk_id].text for c in answer.citations]
         for span in quoted_spans(answer.answer):
@@ -37,8 +39,9 @@ def test_every_quote_is_verbatim_from_a_cited_chunk(mini_assistant) -> None:  # 
 def test_law_is_cited_before_training_material(mini_assistant) -> None:  # type: ignore[no-untyped-def]
     answer = mini_assistant.ask("Come si individuano gli enti con cui attivare il partenariato nella co-progettazione?")
     kinds = [c.kind for c in answer.citations]
-    assert kinds == sorted(kinds, key=["norma", "linee_guida", "giurisprudenza", "prassi", "avviso",
-                                       "formazione"].index)
+    assert kinds == sorted(
+        kinds, key=["norma", "linee_guida", "giurisprudenza", "prassi", "avviso", "formazione"].index
+    )
 
 
 def test_unrelated_question_is_refused(mini_assistant) -> None:  # type: ignore[no-untyped-def]

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import docx
 import gradio as gr
+from conftest import make_settings
 from pdfmaker import write_pdf
 from test_ingest import tiny_corpus
 
@@ -15,7 +16,6 @@ from assistant.ui import chat as chat_ui
 from assistant.ui import handlers, library
 from assistant.ui.info import about_markdown
 from assistant.ui.services import Services
-from conftest import make_settings
 
 
 def test_build_app_without_launch(mini_index, mini_assistant) -> None:  # type: ignore[no-untyped-def]
@@ -63,7 +63,9 @@ def test_feedback_is_stored_with_question_answer_and_citations(mini_index, mini_
     turn = chat_ui.ask(services, "Le convenzioni con le ODV possono prevedere compensi?", [], [], "operatore")
     feedback_id, message = chat_ui.record_feedback(services, turn.answers, 1, False, "operatore")
     assert message.startswith("Grazie: giudizio negativo registrato.")
-    assert chat_ui.add_comment(services, feedback_id, "Manca il riferimento al comma 2") == "Commento registrato: grazie."
+    assert (
+        chat_ui.add_comment(services, feedback_id, "Manca il riferimento al comma 2") == "Commento registrato: grazie."
+    )
     stored = services.feedback.get(feedback_id)
     assert stored.question == turn.answers[0].query and not stored.positive
     assert stored.comment == "Manca il riferimento al comma 2" and stored.citations
@@ -89,30 +91,38 @@ def test_upload_indexes_good_files_and_reports_bad_ones(tmp_path: Path) -> None:
     settings = make_settings(tmp_path, tiny_corpus(tmp_path / "corpus"))
     ingest(settings)
     services = Services.start(settings)
-    good = write_pdf(tmp_path / "Regolamento Comune.pdf", [["Art. 1 - Oggetto", "",
-                                                            "Il regolamento disciplina i patti di collaborazione."]])
+    good = write_pdf(
+        tmp_path / "Regolamento Comune.pdf",
+        [["Art. 1 - Oggetto", "", "Il regolamento disciplina i patti di collaborazione."]],
+    )
     broken = tmp_path / "rotto.pdf"
     broken.write_bytes(b"%PDF-1.4 rotto")
     sheet = tmp_path / "tabella.xlsx"
     sheet.write_bytes(b"x")
     calls = []
-    results = library.upload_documents(services, [str(good), str(broken), str(sheet)], "avviso",
-                                       lambda value, desc="": calls.append(value))
-    assert [(r.file, r.status) for r in results] == [("regolamento-comune.pdf", "indicizzato"),
-                                                     ("rotto.pdf", "scartato"), ("tabella.xlsx", "scartato")]
+    results = library.upload_documents(
+        services, [str(good), str(broken), str(sheet)], "avviso", lambda value, desc="": calls.append(value)
+    )
+    assert [(r.file, r.status) for r in results] == [
+        ("regolamento-comune.pdf", "indicizzato"),
+        ("rotto.pdf", "scartato"),
+        ("tabella.xlsx", "scartato"),
+    ]
     assert results[1].reason == "il PDF è danneggiato o non è un PDF valido."
     assert calls[-1] == (3, 3)
     assert (settings.uploads_dir / "avvisi" / "regolamento-comune.pdf").is_file()
     assert not (settings.uploads_dir / "avvisi" / "rotto.pdf").exists()
     rows = library.documents_table(services)
-    assert ["Avviso (atto locale)", "caricato"] == [r for r in rows if r[5] == "regolamento-comune"][0][1:5:3]
+    assert next(r for r in rows if r[5] == "regolamento-comune")[1:5:3] == ["Avviso (atto locale)", "caricato"]
     hits = services.assistant.search("patti di collaborazione", 3)
     assert hits[0].chunk.doc_id == "regolamento-comune" and hits[0].chunk.page == 1
     assert library.remove_upload(services, "regolamento-comune") == (
-        "Documento 'Regolamento comune' rimosso dall'indice.")
+        "Documento 'Regolamento comune' rimosso dall'indice."
+    )
     assert "regolamento-comune" not in services.assistant.retriever.catalog.documents
     assert library.remove_upload(services, "dlgs-117-2017-codice-terzo-settore").endswith(
-        "fa parte del corpus: si rimuove dal repository, non dall'app.")
+        "fa parte del corpus: si rimuove dal repository, non dall'app."
+    )
 
 
 def test_upload_size_limit(tmp_path: Path) -> None:
@@ -125,8 +135,10 @@ def test_upload_size_limit(tmp_path: Path) -> None:
 
 
 def test_conversation_export(tmp_path: Path) -> None:
-    history = [{"role": "user", "content": "Che cos'è la co-programmazione?"},
-               {"role": "assistant", "content": "**co-programmazione** - definizione\n\nTesto [1]"}]
+    history = [
+        {"role": "user", "content": "Che cos'è la co-programmazione?"},
+        {"role": "assistant", "content": "**co-programmazione** - definizione\n\nTesto [1]"},
+    ]
     md = Path(library.export_conversation(history, "md"))
     assert "## Domanda" in md.read_text(encoding="utf-8")
     document = docx.Document(library.export_conversation(history, "docx"))

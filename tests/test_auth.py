@@ -9,8 +9,16 @@ import re
 
 import pytest
 
-from assistant.auth import (AuthError, Trainers, hash_password, login, parse_trainer_users, require_trainer,
-                            verify_password, verify_trainer)
+from assistant.auth import (
+    AuthError,
+    Trainers,
+    hash_password,
+    login,
+    parse_trainer_users,
+    require_trainer,
+    verify_password,
+    verify_trainer,
+)
 from assistant.cli.trainer import cmd_trainer, register
 from assistant.config import load_settings
 
@@ -29,8 +37,10 @@ def test_hash_format_salt_and_verification(maria_hash: str) -> None:
     assert verify_password("una-password-lunga", maria_hash)
     assert not verify_password("una-password-lunga ", maria_hash)
     known = hash_password("segreto-condiviso", iterations=200_000, salt=bytes(range(16)))
-    assert known == ("pbkdf2_sha256$200000$000102030405060708090a0b0c0d0e0f$"
-                     + hashlib.pbkdf2_hmac("sha256", b"segreto-condiviso", bytes(range(16)), 200_000).hex())
+    assert known == (
+        "pbkdf2_sha256$200000$000102030405060708090a0b0c0d0e0f$"
+        + hashlib.pbkdf2_hmac("sha256", b"segreto-condiviso", bytes(range(16)), 200_000).hex()
+    )
 
 
 def test_too_few_iterations_and_bad_hashes_are_refused() -> None:
@@ -38,8 +48,9 @@ def test_too_few_iterations_and_bad_hashes_are_refused() -> None:
         hash_password("x" * 10, iterations=1000)
     with pytest.raises(AuthError) as info:
         verify_password("x", "md5$abc")
-    assert str(info.value) == ("Hash non valido: atteso pbkdf2_sha256$iterazioni$sale$hash (crealo con: assistant "
-                               "trainer hash).")
+    assert str(info.value) == (
+        "Hash non valido: atteso pbkdf2_sha256$iterazioni$sale$hash (crealo con: assistant trainer hash)."
+    )
 
 
 def test_trainer_users_setting(maria_hash: str) -> None:
@@ -47,8 +58,10 @@ def test_trainer_users_setting(maria_hash: str) -> None:
     assert users == {"maria": maria_hash, "luca": maria_hash}
     with pytest.raises(AuthError) as info:
         parse_trainer_users("maria")
-    assert str(info.value) == ("LC_TRAINER_USERS non valido: la voce 'maria' non è nella forma utente:hash (crea "
-                               "l'hash con: assistant trainer hash).")
+    assert str(info.value) == (
+        "LC_TRAINER_USERS non valido: la voce 'maria' non è nella forma utente:hash (crea "
+        "l'hash con: assistant trainer hash)."
+    )
     with pytest.raises(AuthError, match="LC_TRAINER_USERS non valido per l'utente 'luca': Hash non valido"):
         parse_trainer_users("luca:password-in-chiaro")
     assert Trainers.from_settings(load_settings(trainer_users="")).hashes == {}
@@ -59,12 +72,16 @@ def test_only_trainers_pass_the_guard(maria_hash: str) -> None:
     assert require_trainer("maria", trainers) == "maria"
     with pytest.raises(PermissionError) as info:
         require_trainer("ospite", trainers)
-    assert str(info.value) == ("Solo i formatori possono modificare le risposte curate: l'utente 'ospite' non è tra "
-                               "i formatori configurati (LC_TRAINER_USERS).")
+    assert str(info.value) == (
+        "Solo i formatori possono modificare le risposte curate: l'utente 'ospite' non è tra "
+        "i formatori configurati (LC_TRAINER_USERS)."
+    )
     with pytest.raises(PermissionError) as info:
         require_trainer(None, trainers)
-    assert str(info.value) == ("Per modificare le risposte curate accedi come formatore: chi non ha un account da "
-                               "formatore può solo consultarle.")
+    assert str(info.value) == (
+        "Per modificare le risposte curate accedi come formatore: chi non ha un account da "
+        "formatore può solo consultarle."
+    )
     assert trainers.authenticate("maria", "una-password-lunga")
     assert not trainers.authenticate("maria", "sbagliata") and not trainers.authenticate("ospite", "x")
     assert login(trainers, "maria", "una-password-lunga") == "maria"
@@ -72,8 +89,9 @@ def test_only_trainers_pass_the_guard(maria_hash: str) -> None:
         login(trainers, "maria", "sbagliata")
     assert verify_trainer(load_settings(trainer_users=f"maria:{maria_hash}"), "maria", "una-password-lunga")
     assert not verify_trainer(load_settings(trainer_users="maria"), "maria", "una-password-lunga")  # malformed
-    with pytest.raises(PermissionError, match="Manca la password del formatore: impostala nella variabile "
-                                              "LC_TRAINER_PASSWORD"):
+    with pytest.raises(
+        PermissionError, match="Manca la password del formatore: impostala nella variabile LC_TRAINER_PASSWORD"
+    ):
         login(trainers, "maria", "")
 
 

@@ -19,8 +19,16 @@ from assistant.ingest import ingest
 pytestmark = pytest.mark.browser
 ARTIFACTS = REPO / "test-artifacts"
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
-        "--disable-component-update", "--disable-sync", "--disable-dev-shm-usage"]
+ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--disable-dev-shm-usage",
+]
 TRAINER = ("formatrice", "password-di-prova-2026")
 
 
@@ -74,17 +82,27 @@ def ask(page, question: str) -> None:  # type: ignore[no-untyped-def]
     page.fill("#lc-question textarea", question)
     page.click("#lc-send")
     page.wait_for_function(
-        "q => [...document.querySelectorAll('#lc-chat .message')].some(m => m.innerText.includes(q))", arg=question[:30])
-    page.wait_for_function("() => document.querySelectorAll('#lc-chat .message').length % 2 === 0 && "
-                           "!document.querySelector('#lc-chat .pending')")
+        "q => [...document.querySelectorAll('#lc-chat .message')].some(m => m.innerText.includes(q))", arg=question[:30]
+    )
+    page.wait_for_function(
+        "() => document.querySelectorAll('#lc-chat .message').length % 2 === 0 && "
+        "!document.querySelector('#lc-chat .pending')"
+    )
 
 
 def test_page_is_italian_with_the_notice(page) -> None:  # type: ignore[no-untyped-def]
     assert page.evaluate("document.documentElement.lang") == "it"
     assert "Lingua Comune" in page.title()
-    assert "non consulenza legale" in page.inner_text("#lc-notice")
-    for tab in ("Chiedi", "Glossario", "Risposte curate", "Redazione avviso", "Verifica avviso", "Documenti",
-                "Informazioni"):
+    assert "Non è una consulenza legale" in page.inner_text("#lc-notice")
+    for tab in (
+        "Chiedi",
+        "Glossario",
+        "Risposte curate",
+        "Redazione avviso",
+        "Verifica avviso",
+        "Documenti",
+        "Informazioni",
+    ):
         assert page.get_by_role("tab", name=tab).is_visible()
 
 
@@ -115,10 +133,17 @@ def test_user_searches_the_glossary(page) -> None:  # type: ignore[no-untyped-de
 
 
 def test_user_uploads_a_pdf_and_asks_about_it(page, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
-    pdf = write_pdf(tmp_path / "regolamento-orti.pdf", [[
-        "Art. 1 - Orti urbani condivisi", "",
-        "Il Comune affida gli orti urbani del quartiere Adriano a gruppi di cittadini e associazioni.",
-        "Gli orti sono assegnati per tre anni con un patto di collaborazione."]])
+    pdf = write_pdf(
+        tmp_path / "regolamento-orti.pdf",
+        [
+            [
+                "Art. 1 - Orti urbani condivisi",
+                "",
+                "Il Comune affida gli orti urbani del quartiere Adriano a gruppi di cittadini e associazioni.",
+                "Gli orti sono assegnati per tre anni con un patto di collaborazione.",
+            ]
+        ],
+    )
     page.get_by_role("tab", name="Documenti").click()
     page.locator("#lc-upload input[type=file]").set_input_files(str(pdf))
     page.click("#lc-upload-button")

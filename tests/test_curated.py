@@ -76,9 +76,16 @@ def trainers_setting() -> str:
 
 
 def draft(**changes: object) -> CuratedAnswer:
-    base = CuratedAnswer(id="compenso-odv", question=QUESTION, answer=TEXT, phrasings=(PHRASING,),
-                         citations=(COMPENSO,), glossary_terms=("convenzione-art-56",), audience="entrambi",
-                         tags=("Lavoro", "povertà educativa", "progetti di quartiere"))
+    base = CuratedAnswer(
+        id="compenso-odv",
+        question=QUESTION,
+        answer=TEXT,
+        phrasings=(PHRASING,),
+        citations=(COMPENSO,),
+        glossary_terms=("convenzione-art-56",),
+        audience="entrambi",
+        tags=("Lavoro", "povertà educativa", "progetti di quartiere"),
+    )
     return replace(base, **changes)  # type: ignore[arg-type]
 
 
@@ -103,13 +110,20 @@ def test_create_revise_approve_restore(store: CuratedStore) -> None:
     edited = store.update(replace(ok, question="Le ODV convenzionate possono ricevere compensi?"), "maria", 3)
     assert (edited.status, edited.approved_at, edited.revision) == ("bozza", None, 4)
     restored = store.restore(ok.id, 3, "maria", 4)
-    assert (restored.revision, restored.status, restored.question, restored.approved_by) == (5, "approvata",
-                                                                                             QUESTION, "luca")
+    assert (restored.revision, restored.status, restored.question, restored.approved_by) == (
+        5,
+        "approvata",
+        QUESTION,
+        "luca",
+    )
     history = store.revisions(ok.id)
     assert [(r.number, r.saved_by, r.change) for r in history] == [
-        (1, "maria", "creata"), (2, "luca", "modificati: testo della risposta"), (3, "luca", "approvata"),
+        (1, "maria", "creata"),
+        (2, "luca", "modificati: testo della risposta"),
+        (3, "luca", "approvata"),
         (4, "maria", "modificati: domanda; torna in bozza e va riapprovata"),
-        (5, "maria", "ripristinata la revisione 3")]
+        (5, "maria", "ripristinata la revisione 3"),
+    ]
     assert store.revision(ok.id, 1).snapshot.answer == TEXT  # earlier versions stay readable
     assert store.get(ok.id) == history[-1].snapshot
 
@@ -121,7 +135,8 @@ def test_invalid_answers_are_refused_with_reasons(store: CuratedStore) -> None:
         "Pubblico non valido: 'tutti' (usa funzionario, operatore oppure entrambi). "
         "Il termine 'boh' non è nel glossario (elenca le voci con: assistant glossary). "
         "La citazione dlgs-117-2017-codice-terzo-settore (art. 56, comma 9) non corrisponde a nessun passaggio "
-        "indicizzato: controlla articolo, comma o sezione.")
+        "indicizzato: controlla articolo, comma o sezione."
+    )
     with pytest.raises(CuratedError, match="Una risposta approvata deve citare almeno una fonte"):
         store.create(draft(citations=(), status="approvata"), "maria")
     with pytest.raises(CuratedError, match="Esiste già una risposta curata con id 'compenso-odv'"):
@@ -142,8 +157,10 @@ def test_schema_is_migrated_idempotently(store: CuratedStore) -> None:
     assert store.get("compenso-odv") is not None
     with pytest.raises(CuratedError) as info:
         migrate(store.engine)
-    assert str(info.value) == ("Il database delle risposte curate ha lo schema versione 7, più recente di quello di "
-                               "questo programma (1): aggiorna Lingua Comune.")
+    assert str(info.value) == (
+        "Il database delle risposte curate ha lo schema versione 7, più recente di quello di "
+        "questo programma (1): aggiorna Lingua Comune."
+    )
 
 
 # --- concurrency and durability ------------------------------------------------------------------------------
@@ -157,7 +174,8 @@ def test_stale_edit_gets_a_conflict_naming_who_saved(store: CuratedStore) -> Non
     assert str(info.value) == (
         f"Conflitto: la risposta curata 'compenso-odv' è stata salvata da maria il "
         f"{italian_datetime(saved.updated_at)} (revisione 2), dopo la revisione 1 da cui parte la tua modifica. "
-        "Le tue modifiche non sono state salvate: ricarica la risposta, riapplicale e salva di nuovo.")
+        "Le tue modifiche non sono state salvate: ricarica la risposta, riapplicale e salva di nuovo."
+    )
     assert info.value.current.answer == "Testo di Maria."
     assert store.require("compenso-odv").answer == "Testo di Maria."
     with pytest.raises(ConflictError):
@@ -229,8 +247,10 @@ def test_sigkill_during_saves_keeps_every_committed_revision(store_url: str, tmp
     if store.engine.dialect.name == "sqlite":
         with store.engine.connect() as conn:
             assert conn.execute(text("PRAGMA integrity_check")).scalar() == "ok"
-    assert store.update(replace(current, answer="dopo il crash"), "luca", current.revision).revision == \
-        current.revision + 1
+    assert (
+        store.update(replace(current, answer="dopo il crash"), "luca", current.revision).revision
+        == current.revision + 1
+    )
     store.close()
 
 
@@ -239,8 +259,7 @@ def test_sigkill_during_saves_keeps_every_committed_revision(store_url: str, tmp
 
 @pytest.fixture
 def curated_assistant(store: CuratedStore, mini_index: Settings, mini_assistant: Assistant) -> Assistant:
-    matcher = CuratedMatcher.from_settings(mini_index, store, mini_assistant.retriever.catalog,
-                                           mini_assistant.glossary)
+    matcher = CuratedMatcher.from_settings(mini_index, store, mini_assistant.retriever.catalog, mini_assistant.glossary)
     return Assistant(mini_index, mini_assistant.retriever, curated=matcher)
 
 
@@ -249,33 +268,36 @@ def test_paraphrase_is_served_the_curated_answer(store: CuratedStore, curated_as
     answer = curated_assistant.ask(PARAPHRASE, "operatore")
     assert (answer.source, answer.curated_id, answer.refused) == ("curated", "compenso-odv", False)
     lines = answer.answer.split("\n\n")
-    assert lines[0] == ("**Risposta curata dai formatori** - autore: maria, approvata il "
-                        f"{italian_date(saved.approved_at)}")
+    assert lines[0] == (
+        f"**Risposta curata dai formatori** - autore: maria, approvata il {italian_date(saved.approved_at)}"
+    )
     assert lines[1] == f"_Risponde alla domanda: “{QUESTION}”_"
     assert lines[2] == TEXT
     assert answer.citations[0].label == "art. 56, comma 2, D.Lgs. 117/2017 (testo vigente al 4-2-2023)"
     assert "[1] art. 56, comma 2, D.Lgs. 117/2017 (testo vigente al 4-2-2023)" in answer.answer
     cited = curated_assistant.retriever.catalog.by_id[answer.citations[0].chunk_id].text
-    assert quoted_spans(answer.answer) and all(span in " ".join(cited.split()) for span in
-                                               quoted_spans(answer.answer))
+    assert quoted_spans(answer.answer) and all(span in " ".join(cited.split()) for span in quoted_spans(answer.answer))
     assert "convenzione-art-56" in [g.id for g in answer.glossary_terms]
     assert answer.to_json()["curated_id"] == "compenso-odv" and answer.query == PARAPHRASE
 
 
-def test_unrelated_and_near_questions_are_not_served(store: CuratedStore, curated_assistant: Assistant,
-                                                     mini_index: Settings) -> None:
+def test_unrelated_and_near_questions_are_not_served(
+    store: CuratedStore, curated_assistant: Assistant, mini_index: Settings
+) -> None:
     approved(store)
     assert curated_assistant.ask("Qual è la ricetta della pasta alla carbonara?").source == "extractive"
     assert curated_assistant.ask("Che cos'è la co-programmazione?").source == "glossary"
-    calibrated = CuratedMatcher.from_settings(mini_index.model_copy(update={"curated_threshold": 0.962}), store,
-                                              curated_assistant.retriever.catalog)
+    calibrated = CuratedMatcher.from_settings(
+        mini_index.model_copy(update={"curated_threshold": 0.962}), store, curated_assistant.retriever.catalog
+    )
     near = "Quali spese possono essere rimborsate a una ODV in convenzione?"
     match = calibrated.best(near, "operatore")
     assert match is not None and match.score < 0.962 and calibrated.serve(near, "operatore") is None
 
 
-def test_drafts_archived_and_other_audiences_are_never_served(store: CuratedStore,
-                                                              curated_assistant: Assistant) -> None:
+def test_drafts_archived_and_other_audiences_are_never_served(
+    store: CuratedStore, curated_assistant: Assistant
+) -> None:
     created = store.create(draft(audience="funzionario"), "maria")
     assert curated_assistant.ask(QUESTION, "funzionario").source != "curated"  # a draft
     store.approve(created.id, "luca", 1)
@@ -303,8 +325,9 @@ def amended(catalog: Catalog, chunk_id: str, new_text: str) -> Catalog:
     return Catalog(chunks, catalog.documents)
 
 
-def test_check_flags_changed_cited_text_and_dangling_citations(store: CuratedStore, catalog: Catalog,
-                                                               mini_index: Settings) -> None:
+def test_check_flags_changed_cited_text_and_dangling_citations(
+    store: CuratedStore, catalog: Catalog, mini_index: Settings
+) -> None:
     saved = approved(store)
     matcher = CuratedMatcher.from_settings(mini_index, store, catalog)
     assert check_curated(store, catalog, matcher) == []
@@ -313,16 +336,20 @@ def test_check_flags_changed_cited_text_and_dangling_citations(store: CuratedSto
     assert check_curated(store, changed, None) == [
         f"{name}: il testo citato di {CTS} (art. 56, comma 2) è cambiato dopo l'approvazione del "
         f"{italian_date(saved.approved_at)} (per esempio un articolo modificato). Un formatore deve rileggere la "
-        "risposta e riapprovarla con: assistant curated approve compenso-odv --user <formatore>."]
+        "risposta e riapprovarla con: assistant curated approve compenso-odv --user <formatore>."
+    ]
     without: Catalog = Catalog([c for c in catalog.chunks if c.article != "56"], catalog.documents)
     assert check_curated(store, without, None) == [
         f"{name}: La citazione {CTS} (art. 56, comma 2) non corrisponde a nessun passaggio indicizzato: controlla "
-        "articolo, comma o sezione."]
+        "articolo, comma o sezione."
+    ]
     approved(store, id="compenso-odv-copia")  # the same question twice: only one of them can be served
     assert check_curated(store, catalog, matcher) == [
         f"Risposta curata 'compenso-odv-copia' (revisione 2, approvata): alla sua domanda, per i {who}, viene "
         f"servita invece la risposta 'compenso-odv' (similarità 1.000 con “{QUESTION}”): unisci le due risposte "
-        "o differenzia le domande." for who in ("funzionari", "operatori")]
+        "o differenzia le domande."
+        for who in ("funzionari", "operatori")
+    ]
 
 
 # --- exports and imports -------------------------------------------------------------------------------
@@ -330,11 +357,20 @@ def test_check_flags_changed_cited_text_and_dangling_citations(store: CuratedSto
 
 def test_json_export_import_round_trip(store: CuratedStore, catalog: Catalog, tmp_path: Path) -> None:
     approved(store)
-    store.create(draft(id="bozza-abitare", question="Si può co-progettare sull'abitare?", tags=("abitare",),
-                       phrasings=(), glossary_terms=()), "luca")
+    store.create(
+        draft(
+            id="bozza-abitare",
+            question="Si può co-progettare sull'abitare?",
+            tags=("abitare",),
+            phrasings=(),
+            glossary_terms=(),
+        ),
+        "luca",
+    )
     exported = json.loads(export_json(store.find()))
-    assert {"id", "question", "phrasings", "answer", "citations", "audience", "tags", "status", "author"} <= \
-        set(exported[0])
+    assert {"id", "question", "phrasings", "answer", "citations", "audience", "tags", "status", "author"} <= set(
+        exported[0]
+    )
     assert exported[0]["citations"][0] == {"doc_id": CTS, "article": "56", "comma": "2", "section": None}
     assert [r.outcome for r in import_json(store, exported, "maria")] == ["unchanged", "unchanged"]
     other = CuratedStore.open(f"sqlite:///{tmp_path / 'altra-installazione.sqlite3'}", catalog)
@@ -352,17 +388,25 @@ def test_json_export_import_round_trip(store: CuratedStore, catalog: Catalog, tm
     assert result.outcome == "conflict" and result.message == (
         "la copia importata è del 1-1-2020 alle 11:00, ma qui la risposta è alla revisione 2, salvata da luca il "
         f"{italian_datetime(stored.updated_at)}: non la sovrascrivo. Esporta la versione di qui, unisci le "
-        "modifiche e reimporta.")
+        "modifiche e reimporta."
+    )
     undated = {k: v for k, v in exported[1].items() if k not in ("updated_at", "revision")}
     assert import_item(other, dict(undated, answer="Altro."), "luca").outcome == "conflict"
     assert stored.answer == "Testo aggiornato."
-    bad = import_json(other, [{"id": "x"}, dict(exported[1], id="nuova", citations=[{"doc_id": CTS,
-                                                                                   "article": "99"}])], "luca")
+    bad = import_json(
+        other, [{"id": "x"}, dict(exported[1], id="nuova", citations=[{"doc_id": CTS, "article": "99"}])], "luca"
+    )
     assert [(r.outcome, r.message) for r in bad] == [
-        ("invalid", "mancano i campi obbligatori: question, phrasings, answer, citations, audience, tags, status, "
-                    "author."),
-        ("invalid", f"La citazione {CTS} (art. 99) non corrisponde a nessun passaggio indicizzato: controlla "
-                    "articolo, comma o sezione.")]
+        (
+            "invalid",
+            "mancano i campi obbligatori: question, phrasings, answer, citations, audience, tags, status, author.",
+        ),
+        (
+            "invalid",
+            f"La citazione {CTS} (art. 99) non corrisponde a nessun passaggio indicizzato: controlla "
+            "articolo, comma o sezione.",
+        ),
+    ]
     other.close()
 
 
@@ -377,8 +421,7 @@ def test_handouts_in_markdown_and_docx(store: CuratedStore, catalog: Catalog) ->
     assert f"## 1. {QUESTION}" in markdown and TEXT in markdown
     assert "1. art. 56, comma 2, D.Lgs. 117/2017 - versione della norma: testo vigente al 4-2-2023" in markdown
     assert f"   > «{' '.join(cited.split())}»" in markdown
-    assert "_Selezione: tema «lavoro»; pubblico: operatori del Terzo settore; stato: approvata · 1 risposte" in \
-        markdown
+    assert "_Selezione: tema «lavoro»; pubblico: operatori del Terzo settore; stato: approvata · 1 risposte" in markdown
     buffer = io.BytesIO()
     export_docx(answers, catalog, buffer, selection)
     document = docx.Document(io.BytesIO(buffer.getvalue()))
@@ -401,17 +444,23 @@ def desk(store: CuratedStore, catalog: Catalog, trainers_setting: str) -> ui.Des
 def test_handlers_refuse_non_trainers(desk: ui.Desk) -> None:
     form = ui.to_form(draft())
     outcome = ui.create(desk, "ospite", form)
-    assert outcome == ui.Outcome(False, "Solo i formatori possono modificare le risposte curate: l'utente 'ospite' "
-                                        "non è tra i formatori configurati (LC_TRAINER_USERS).")
+    assert outcome == ui.Outcome(
+        False,
+        "Solo i formatori possono modificare le risposte curate: l'utente 'ospite' "
+        "non è tra i formatori configurati (LC_TRAINER_USERS).",
+    )
     assert ui.create(desk, None, form).message.startswith("Per modificare le risposte curate accedi come formatore")
     assert ui.sign_in(desk, "maria", "sbagliata") == ui.Outcome(False, "Password errata per il formatore 'maria'.")
     assert ui.sign_in(desk, "maria", PASSWORD).message == "Accesso eseguito: maria può modificare le risposte curate."
     assert desk.store.find() == []
     created = ui.create(desk, "maria", form)
     assert created.ok and created.message == "Bozza 'compenso-odv' salvata (revisione 1)."
-    for refused in (ui.approve(desk, "ospite", "compenso-odv", 1), ui.archive(desk, None, "compenso-odv", 1),
-                    ui.restore(desk, "ospite", "compenso-odv", 1, 1),
-                    ui.edit(desk, "ospite", "compenso-odv", 1, form)):
+    for refused in (
+        ui.approve(desk, "ospite", "compenso-odv", 1),
+        ui.archive(desk, None, "compenso-odv", 1),
+        ui.restore(desk, "ospite", "compenso-odv", 1, 1),
+        ui.edit(desk, "ospite", "compenso-odv", 1, form),
+    ):
         assert not refused.ok and "formator" in refused.message
     assert desk.store.require("compenso-odv").revision == 1
     assert ui.search(desk, "ODV")[0][:3] == ["compenso-odv", QUESTION, "bozza"]
@@ -422,11 +471,15 @@ def test_handlers_edit_conflict_approve_restore_export(desk: ui.Desk, tmp_path: 
     assert created.answer is not None
     first = ui.edit(desk, "luca", "compenso-odv", 1, replace(ui.to_form(created.answer), answer="Versione di Luca."))
     stale = ui.edit(desk, "maria", "compenso-odv", 1, replace(ui.to_form(created.answer), answer="Di Maria."))
-    assert first.ok and not stale.ok and stale.message.startswith("Conflitto: la risposta curata 'compenso-odv' è "
-                                                                  "stata salvata da luca il ")
+    assert (
+        first.ok
+        and not stale.ok
+        and stale.message.startswith("Conflitto: la risposta curata 'compenso-odv' è stata salvata da luca il ")
+    )
     assert stale.form is not None and stale.form.answer == "Versione di Luca."  # reload what luca saved
     assert ui.approve(desk, "maria", "compenso-odv", 2).message == (
-        "Risposta 'compenso-odv' approvata (revisione 3): da ora è servita in chat.")
+        "Risposta 'compenso-odv' approvata (revisione 3): da ora è servita in chat."
+    )
     assert ui.restore(desk, "maria", "compenso-odv", 1, 3).message == "Ripristinata come revisione 4 (bozza)."
     assert [row[2] for row in ui.history(desk, "compenso-odv")] == ["maria", "luca", "maria", "maria"]
     assert ui.export(desk, "docx", tmp_path).message == "Nessuna risposta curata da esportare (stato: approvata)."
@@ -449,18 +502,37 @@ def cli_settings(mini_index: Settings, store_url: str, trainers_setting: str) ->
     return mini_index.model_copy(update={"database_url": store_url, "trainer_users": trainers_setting})
 
 
-def test_cli_writes_need_a_trainer_password(store_url: str, mini_index: Settings, trainers_setting: str,
-                                            capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch,
-                                            tmp_path: Path) -> None:
+def test_cli_writes_need_a_trainer_password(
+    store_url: str,
+    mini_index: Settings,
+    trainers_setting: str,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+) -> None:
     from assistant import cli
 
     settings = cli_settings(mini_index, store_url, trainers_setting)
-    create = ["curated", "create", "--id", "compenso-odv", "--question", QUESTION, "--answer", TEXT,
-              "--cite", f"{CTS}:56:2", "--tag", "lavoro"]
+    create = [
+        "curated",
+        "create",
+        "--id",
+        "compenso-odv",
+        "--question",
+        QUESTION,
+        "--answer",
+        TEXT,
+        "--cite",
+        f"{CTS}:56:2",
+        "--tag",
+        "lavoro",
+    ]
     monkeypatch.setenv("LC_TRAINER_PASSWORD", PASSWORD)
     assert cli.main([*create, "--user", "ospite"], settings) == 1
-    assert capsys.readouterr().err == ("Errore: Solo i formatori possono modificare le risposte curate: l'utente "
-                                       "'ospite' non è tra i formatori configurati (LC_TRAINER_USERS).\n")
+    assert capsys.readouterr().err == (
+        "Errore: Solo i formatori possono modificare le risposte curate: l'utente "
+        "'ospite' non è tra i formatori configurati (LC_TRAINER_USERS).\n"
+    )
     monkeypatch.setenv("LC_TRAINER_PASSWORD", "sbagliata")
     assert cli.main([*create, "--user", "maria"], settings) == 1
     assert capsys.readouterr().err == "Errore: Password errata per il formatore 'maria'.\n"
@@ -487,10 +559,23 @@ def test_cli_writes_need_a_trainer_password(store_url: str, mini_index: Settings
 
 
 def test_cli_errors_are_one_italian_line(store_url: str, mini_index: Settings, trainers_setting: str) -> None:
-    env = dict(os.environ, LC_CORPUS_DIR=str(mini_index.corpus_dir), LC_DATA_DIR=str(mini_index.data_dir),
-               LC_DATABASE_URL=store_url, LC_TRAINER_USERS=trainers_setting, LC_TRAINER_PASSWORD=PASSWORD)
-    result = subprocess.run([sys.executable, "-m", "assistant.cli", "curated", "archive", "nessuna",
-                             "--user", "maria"], capture_output=True, text=True, env=env, cwd=REPO, timeout=120)
+    env = dict(
+        os.environ,
+        LC_CORPUS_DIR=str(mini_index.corpus_dir),
+        LC_DATA_DIR=str(mini_index.data_dir),
+        LC_DATABASE_URL=store_url,
+        LC_TRAINER_USERS=trainers_setting,
+        LC_TRAINER_PASSWORD=PASSWORD,
+    )
+    result = subprocess.run(
+        [sys.executable, "-m", "assistant.cli", "curated", "archive", "nessuna", "--user", "maria"],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=REPO,
+        timeout=120,
+    )
     assert result.returncode == 1 and result.stdout == ""
-    assert result.stderr == ("Errore: Nessuna risposta curata con id 'nessuna' (elencale con: assistant curated "
-                             "list).\n")
+    assert result.stderr == (
+        "Errore: Nessuna risposta curata con id 'nessuna' (elencale con: assistant curated list).\n"
+    )

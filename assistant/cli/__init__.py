@@ -46,8 +46,11 @@ def main(argv: list[str] | None = None, settings: Settings | None = None) -> int
             print(f"Errore: {exc}", file=sys.stderr)
         else:
             log.error("unexpected %s: %s", type(exc).__name__, exc)
-            print(f"Errore: operazione non riuscita ({type(exc).__name__}: {exc}). "
-                  f"Per i dettagli riesegui con {DEBUG_ENV}=1.", file=sys.stderr)
+            print(
+                f"Errore: operazione non riuscita ({type(exc).__name__}: {exc}). "
+                f"Per i dettagli riesegui con {DEBUG_ENV}=1.",
+                file=sys.stderr,
+            )
     return 1
 
 

@@ -44,16 +44,24 @@ def report_text(report: CallReport) -> str:
         if flag.guidance:
             lines.append(f"      Che cosa fare: {flag.guidance}")
     counts = {s: sum(e.status == s for e in report.elements) for s in ("presente", "dubbio", "assente")}
-    lines += ["", f"Riepilogo: {counts['presente']} elementi presenti, {counts['dubbio']} dubbi, "
-                  f"{counts['assente']} assenti; {len(report.red_flags)} segnali di allarme.",
-              "Il controllo è automatico e segnala indizi testuali: non sostituisce la verifica del funzionario."]
+    lines += [
+        "",
+        f"Riepilogo: {counts['presente']} elementi presenti, {counts['dubbio']} dubbi, "
+        f"{counts['assente']} assenti; {len(report.red_flags)} segnali di allarme.",
+        "Il controllo è automatico e segnala indizi testuali: non sostituisce la verifica del funzionario.",
+    ]
     return "\n".join(lines)
 
 
 def cmd_check_call(args: argparse.Namespace, settings: Settings) -> int:
     requirements = load_requirements(settings.corpus_dir)
-    report = check_call(Path(args.file), indexed_catalog(settings), requirements,
-                        max_upload_mb=settings.max_upload_mb, call_type=args.tipo)
+    report = check_call(
+        Path(args.file),
+        indexed_catalog(settings),
+        requirements,
+        max_upload_mb=settings.max_upload_mb,
+        call_type=args.tipo,
+    )
     if args.json:
         sys.stdout.write(json.dumps(report.to_json(), ensure_ascii=False) + "\n")
     else:

@@ -49,8 +49,9 @@ def describe(answer: CuratedAnswer) -> str:
     if answer.phrasings:
         lines.append("Formulazioni alternative: " + " | ".join(answer.phrasings))
     lines.append(f"Pubblico: {answer.audience}" + (f" · Temi: {', '.join(answer.tags)}" if answer.tags else ""))
-    lines.append(f"Autore: {answer.author} · ultima modifica di {answer.updated_by} il "
-                 f"{italian_datetime(answer.updated_at)}")
+    lines.append(
+        f"Autore: {answer.author} · ultima modifica di {answer.updated_by} il {italian_datetime(answer.updated_at)}"
+    )
     if answer.status == "approvata":
         lines.append(f"Approvata da {answer.approved_by} il {italian_datetime(answer.approved_at)}")
     if answer.citations:
@@ -88,8 +89,18 @@ def cmd_history(args: argparse.Namespace, settings: Settings) -> int:
     store.require(args.id)
     for rev in store.revisions(args.id):
         if args.json:
-            print(json.dumps({"number": rev.number, "saved_by": rev.saved_by, "saved_at": rev.saved_at.isoformat(),
-                              "change": rev.change, "snapshot": rev.snapshot.to_dict()}, ensure_ascii=False))
+            print(
+                json.dumps(
+                    {
+                        "number": rev.number,
+                        "saved_by": rev.saved_by,
+                        "saved_at": rev.saved_at.isoformat(),
+                        "change": rev.change,
+                        "snapshot": rev.snapshot.to_dict(),
+                    },
+                    ensure_ascii=False,
+                )
+            )
         else:
             print(f"{rev.number:3}. {italian_datetime(rev.saved_at)} - {rev.saved_by}: {rev.change}")
     return 0
@@ -122,11 +133,14 @@ def cmd_check(args: argparse.Namespace, settings: Settings) -> int:
     problems = check_curated(context.store, context.catalog, matcher)
     answers = context.store.find()
     approved = sum(a.status == "approvata" for a in answers)
-    return report(CheckReport.of(
-        problems, f"Risposte curate da rivedere: {len(problems)} problemi su {len(answers)} risposte.",
-        f"Risposte curate valide: {len(answers)} risposte ({approved} approvate), tutte le citazioni risolte, "
-        "nessun testo citato cambiato dopo l'approvazione, ogni risposta approvata servita per la sua domanda.",
-    ))
+    return report(
+        CheckReport.of(
+            problems,
+            f"Risposte curate da rivedere: {len(problems)} problemi su {len(answers)} risposte.",
+            f"Risposte curate valide: {len(answers)} risposte ({approved} approvate), tutte le citazioni risolte, "
+            "nessun testo citato cambiato dopo l'approvazione, ogni risposta approvata servita per la sua domanda.",
+        )
+    )
 
 
 # --- writing -----------------------------------------------------------------------------------------
@@ -140,8 +154,11 @@ def cmd_import(args: argparse.Namespace, settings: Settings) -> int:
         print(result.line())
     bad = [r for r in results if r.outcome in ("conflict", "invalid")]
     counts = {o: sum(r.outcome == o for r in results) for o in ("created", "updated", "unchanged")}
-    print(f"Importazione: {counts['created']} create, {counts['updated']} aggiornate, {counts['unchanged']} "
-          f"invariate, {len(bad)} non importate.", file=sys.stderr)
+    print(
+        f"Importazione: {counts['created']} create, {counts['updated']} aggiornate, {counts['unchanged']} "
+        f"invariate, {len(bad)} non importate.",
+        file=sys.stderr,
+    )
     return 1 if bad else 0
 
 
@@ -158,9 +175,17 @@ def cmd_create(args: argparse.Namespace, settings: Settings) -> int:
     if bool(args.answer) == bool(args.answer_file):
         raise CliError("Indica il testo della risposta con --answer oppure con --answer-file (uno dei due).")
     body = args.answer or Path(args.answer_file).read_text(encoding="utf-8")
-    draft = CuratedAnswer(id=args.id or "", question=args.question, answer=body, phrasings=tuple(args.phrasing),
-                          citations=tuple(parse_cite(c) for c in args.cite), glossary_terms=tuple(args.term),
-                          audience=args.audience, tags=tuple(args.tag), author=user)
+    draft = CuratedAnswer(
+        id=args.id or "",
+        question=args.question,
+        answer=body,
+        phrasings=tuple(args.phrasing),
+        citations=tuple(parse_cite(c) for c in args.cite),
+        glossary_terms=tuple(args.term),
+        audience=args.audience,
+        tags=tuple(args.tag),
+        author=user,
+    )
     saved = open_context(settings).store.create(draft, user)
     print(f"Creata la risposta curata {saved.id!r} (revisione {saved.revision}, {saved.status}).")
     return 0
@@ -213,7 +238,9 @@ def register(sub: Any) -> None:
     p.add_argument("--format", choices=["json", "md", "docx"], required=True)
     p.add_argument("--tag")
     p.add_argument("--audience", choices=list(CURATED_AUDIENCES))
-    p.add_argument("--status", choices=list(CURATED_STATUSES), help="predefinito: tutte per json, approvata per md e docx")
+    p.add_argument(
+        "--status", choices=list(CURATED_STATUSES), help="predefinito: tutte per json, approvata per md e docx"
+    )
     p.add_argument("--output", help="file da scrivere (obbligatorio per docx; altrimenti stdout)")
     p.set_defaults(func=cmd_export)
 
@@ -231,17 +258,23 @@ def register(sub: Any) -> None:
     p.add_argument("--answer", help="testo della risposta (Markdown)")
     p.add_argument("--answer-file", help="file con il testo della risposta (Markdown)")
     p.add_argument("--phrasing", action="append", default=[], help="formulazione alternativa (ripetibile)")
-    p.add_argument("--cite", action="append", default=[],
-                   help="citazione: doc_id?article=55&comma=3 oppure doc_id:55:3 (ripetibile)")
+    p.add_argument(
+        "--cite",
+        action="append",
+        default=[],
+        help="citazione: doc_id?article=55&comma=3 oppure doc_id:55:3 (ripetibile)",
+    )
     p.add_argument("--term", action="append", default=[], help="id di una voce del glossario (ripetibile)")
     p.add_argument("--tag", action="append", default=[], help="tema (ripetibile)")
     p.add_argument("--audience", choices=list(CURATED_AUDIENCES), default="entrambi")
     add_trainer_options(p)
     p.set_defaults(func=cmd_create)
 
-    for action, help_text in (("approve", "approva: da ora la risposta è servita in chat"),
-                              ("archive", "archivia: la risposta non è più servita"),
-                              ("restore", "ripristina una revisione precedente come nuova revisione")):
+    for action, help_text in (
+        ("approve", "approva: da ora la risposta è servita in chat"),
+        ("archive", "archivia: la risposta non è più servita"),
+        ("restore", "ripristina una revisione precedente come nuova revisione"),
+    ):
         p = verbs.add_parser(action, help=help_text)
         p.add_argument("id")
         if action == "restore":

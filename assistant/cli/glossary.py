@@ -23,11 +23,13 @@ def entry_json(entry: Entry) -> dict[str, Any]:
 
 
 def entry_text(entry: Entry) -> str:
-    lines = [f"{entry.term}" + (f" (anche: {', '.join(entry.aliases)})" if entry.aliases else ""),
-             f"  Definizione: {entry.definition}",
-             f"  Per i funzionari: {entry.per_funzionari}",
-             f"  Per gli operatori: {entry.per_operatori}",
-             "  Base normativa: " + "; ".join(r.describe() for r in entry.legal_basis)]
+    lines = [
+        f"{entry.term}" + (f" (anche: {', '.join(entry.aliases)})" if entry.aliases else ""),
+        f"  Definizione: {entry.definition}",
+        f"  Per i funzionari: {entry.per_funzionari}",
+        f"  Per gli operatori: {entry.per_operatori}",
+        "  Base normativa: " + "; ".join(r.describe() for r in entry.legal_basis),
+    ]
     if entry.related:
         lines.append(f"  Voci collegate: {', '.join(entry.related)}")
     for term, difference in entry.non_confondere_con:
@@ -59,10 +61,14 @@ def run_check(settings: Settings) -> int:
     glossary = load_glossary(settings.corpus_dir / "glossario")
     catalog = indexed_catalog(settings)
     problems = check(glossary, lambda ref: bool(catalog.resolve(ref.doc_id, ref.article, ref.comma, ref.section)))
-    return report(CheckReport.of(
-        problems, f"Glossario non valido: {len(problems)} problemi in {len(glossary.entries)} voci.",
-        f"Glossario valido: {len(glossary.entries)} voci, tutte le basi normative corrispondono a passaggi indicizzati.",
-    ))
+    return report(
+        CheckReport.of(
+            problems,
+            f"Glossario non valido: {len(problems)} problemi in {len(glossary.entries)} voci.",
+            f"Glossario valido: {len(glossary.entries)} voci, tutte le basi normative corrispondono a passaggi "
+            "indicizzati.",
+        )
+    )
 
 
 def register(sub: Any) -> None:

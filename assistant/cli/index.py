@@ -19,12 +19,19 @@ def cmd_ingest(args: argparse.Namespace, settings: Settings) -> int:
         raise CliError(f"Il percorso {path} non esiste.")
     report = ingest(settings, path=path, rebuild=args.rebuild, progress=not args.quiet, kind=args.kind)
     if args.json:
-        print_json({
-            "documents": report.documents, "chunks": report.chunks, "added": report.added,
-            "updated": report.updated, "removed": report.removed, "unchanged": report.unchanged,
-            "embedded": report.embedded, "seconds": round(report.seconds, 3),
-            "skipped": [{"file": s.path, "reason": s.reason} for s in report.skipped],
-        })
+        print_json(
+            {
+                "documents": report.documents,
+                "chunks": report.chunks,
+                "added": report.added,
+                "updated": report.updated,
+                "removed": report.removed,
+                "unchanged": report.unchanged,
+                "embedded": report.embedded,
+                "seconds": round(report.seconds, 3),
+                "skipped": [{"file": s.path, "reason": s.reason} for s in report.skipped],
+            }
+        )
     else:
         print(report.summary())
     return 1 if report.failed else 0

@@ -52,5 +52,8 @@ def trainer(args: argparse.Namespace, settings: Settings) -> str:
 
 def add_trainer_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--user", required=True, help="formatore che salva (deve essere in LC_TRAINER_USERS)")
-    parser.add_argument("--password-stdin", action="store_true",
-                        help=f"legge la password dalla prima riga di stdin (altrimenti da {PASSWORD_ENV})")
+    parser.add_argument(
+        "--password-stdin",
+        action="store_true",
+        help=f"legge la password dalla prima riga di stdin (altrimenti da {PASSWORD_ENV})",
+    )

@@ -17,8 +17,10 @@ def cmd_trainer(args: argparse.Namespace, settings: Settings) -> int:
         raise CliError(f"La password deve avere almeno {MIN_PASSWORD_CHARS} caratteri (letta da standard input).")
     encoded = hash_password(password)
     print(encoded)
-    print(f"Aggiungi il formatore con LC_TRAINER_USERS='nome:{encoded}' (più formatori separati da virgole).",
-          file=sys.stderr)
+    print(
+        f"Aggiungi il formatore con LC_TRAINER_USERS='nome:{encoded}' (più formatori separati da virgole).",
+        file=sys.stderr,
+    )
     return 0
 
 

@@ -60,15 +60,28 @@ class FeedbackStore:
         settings.data_dir.mkdir(parents=True, exist_ok=True)
         self.engine = engine or make_engine(settings.sqlalchemy_url)
         _Base.metadata.create_all(self.engine)
-        self._settings = {"embedder": settings.embedder, "store": settings.store, "llm": settings.llm,
-                          "top_k": settings.top_k, "refusal_threshold": settings.refusal_threshold}
+        self._settings = {
+            "embedder": settings.embedder,
+            "store": settings.store,
+            
+            "top_k": settings.top_k,
+            "refusal_threshold": settings.refusal_threshold,
+        }
 
     def record(self, answer: Answer, audience: str, positive: bool, comment: str = "") -> int:
         row = FeedbackRow(
-            created_at=datetime.now(UTC), positive=positive, comment=comment.strip()[:2000],
-            question=answer.query, answer=answer.answer, source=answer.source, refused=answer.refused,
-            citations=[c.to_dict() for c in answer.citations], audience=audience,
-            settings=json.loads(json.dumps(self._settings)), curated_id=answer.curated_id, handled=False,
+            created_at=datetime.now(UTC),
+            positive=positive,
+            comment=comment.strip()[:2000],
+            question=answer.query,
+            answer=answer.answer,
+            source=answer.source,
+            refused=answer.refused,
+            citations=[c.to_dict() for c in answer.citations],
+            audience=audience,
+            settings=json.loads(json.dumps(self._settings)),
+            curated_id=answer.curated_id,
+            handled=False,
         )
         with Session(self.engine) as session, session.begin():
             session.add(row)
@@ -105,5 +118,15 @@ class FeedbackStore:
 
     @staticmethod
     def _public(row: FeedbackRow) -> Feedback:
-        return Feedback(row.id, row.created_at, row.positive, row.comment, row.question, row.answer, row.source,
-                        list(row.citations or []), row.audience, row.handled)
+        return Feedback(
+            row.id,
+            row.created_at,
+            row.positive,
+            row.comment,
+            row.question,
+            row.answer,
+            row.source,
+            list(row.citations or []),
+            row.audience,
+            row.handled,
+        )

@@ -23,14 +23,22 @@ from .record import FIELD_LABELS, ConflictError, CuratedAnswer, CuratedError, no
 from .store import CuratedStore
 
 REQUIRED = ("id", "question", "phrasings", "answer", "citations", "audience", "tags", "status", "author")
-AUDIENCE_LABELS = {"funzionario": "funzionari", "operatore": "operatori del Terzo settore",
-                   "entrambi": "funzionari e operatori"}
+AUDIENCE_LABELS = {
+    "funzionario": "funzionari",
+    "operatore": "operatori del Terzo settore",
+    "entrambi": "funzionari e operatori",
+}
 STATUS_LABELS = {"bozza": "bozza (non ancora approvata)", "approvata": "approvata", "archiviata": "archiviata"}
 HANDOUT_TITLE = "Risposte curate - dispensa del corso"
 MAX_QUOTED = 4  # passages quoted per citation: a whole-document citation would fill pages
 Outcome = Literal["created", "updated", "unchanged", "conflict", "invalid"]
-OUTCOME_LABELS = {"created": "creata", "updated": "aggiornata", "unchanged": "invariata", "conflict": "conflitto",
-                  "invalid": "non valida"}
+OUTCOME_LABELS = {
+    "created": "creata",
+    "updated": "aggiornata",
+    "unchanged": "invariata",
+    "conflict": "conflitto",
+    "invalid": "non valida",
+}
 
 
 @dataclass(frozen=True)
@@ -118,9 +126,16 @@ def parse_item(raw: Any) -> tuple[CuratedAnswer, datetime | None, int | None]:
         raise CuratedError(f"il campo 'revision' deve essere un numero intero: {revision!r}.")
     hashes = raw.get("cited_hashes") or {}
     answer = CuratedAnswer(
-        id=raw["id"], question=raw["question"], answer=raw["answer"], phrasings=_strings(raw, "phrasings"),
-        citations=_citations(raw), glossary_terms=_strings(raw, "glossary_terms"), audience=raw["audience"],
-        tags=_strings(raw, "tags"), status=raw["status"], author=raw["author"],
+        id=raw["id"],
+        question=raw["question"],
+        answer=raw["answer"],
+        phrasings=_strings(raw, "phrasings"),
+        citations=_citations(raw),
+        glossary_terms=_strings(raw, "glossary_terms"),
+        audience=raw["audience"],
+        tags=_strings(raw, "tags"),
+        status=raw["status"],
+        author=raw["author"],
         approved_by=raw.get("approved_by") if isinstance(raw.get("approved_by"), str) else None,
         approved_at=_time(raw, "approved_at"),
         cited_hashes=tuple(sorted(hashes.items())) if isinstance(hashes, dict) else (),
@@ -130,20 +145,28 @@ def parse_item(raw: Any) -> tuple[CuratedAnswer, datetime | None, int | None]:
 
 def _stale(stored: CuratedAnswer, stamp: datetime | None, revision: int | None) -> str | None:
     """Why the imported copy must not replace the stored one, or None when it may."""
-    here = (f"qui la risposta è alla revisione {stored.revision}, salvata da {stored.updated_by} il "
-            f"{italian_datetime(stored.updated_at)}")
+    here = (
+        f"qui la risposta è alla revisione {stored.revision}, salvata da {stored.updated_by} il "
+        f"{italian_datetime(stored.updated_at)}"
+    )
     if stamp is not None:
         if stored.updated_at and stamp < stored.updated_at:
-            return (f"la copia importata è del {italian_datetime(stamp)}, ma {here}: non la sovrascrivo. Esporta "
-                    "la versione di qui, unisci le modifiche e reimporta.")
+            return (
+                f"la copia importata è del {italian_datetime(stamp)}, ma {here}: non la sovrascrivo. Esporta "
+                "la versione di qui, unisci le modifiche e reimporta."
+            )
         return None
     if revision is not None:
         if revision < stored.revision:
-            return (f"la copia importata parte dalla revisione {revision}, ma {here}: non la sovrascrivo. Esporta "
-                    "la versione di qui, unisci le modifiche e reimporta.")
+            return (
+                f"la copia importata parte dalla revisione {revision}, ma {here}: non la sovrascrivo. Esporta "
+                "la versione di qui, unisci le modifiche e reimporta."
+            )
         return None
-    return (f"la copia importata non indica updated_at né revision e {here}, con un contenuto diverso: non posso "
-            "stabilire quale sia più recente, quindi non la sovrascrivo.")
+    return (
+        f"la copia importata non indica updated_at né revision e {here}, con un contenuto diverso: non posso "
+        "stabilire quale sia più recente, quindi non la sovrascrivo."
+    )
 
 
 def import_item(store: CuratedStore, raw: Any, user: str) -> ImportResult:
@@ -153,8 +176,9 @@ def import_item(store: CuratedStore, raw: Any, user: str) -> ImportResult:
         candidate, stamp, revision = parse_item(raw)
         stored = store.get(candidate.id)
         if candidate.status == "approvata":
-            candidate = replace(candidate, approved_by=candidate.approved_by or user,
-                                approved_at=candidate.approved_at or now())
+            candidate = replace(
+                candidate, approved_by=candidate.approved_by or user, approved_at=candidate.approved_at or now()
+            )
         keys = {ref.key for ref in candidate.citations}
         if {key for key, _ in candidate.cited_hashes} != keys:
             candidate = replace(candidate, cited_hashes=())  # recomputed from this installation's text
@@ -189,8 +213,9 @@ def read_json_file(path: Path) -> Any:
     except OSError as exc:
         raise CuratedError(f"Impossibile leggere {path}: {exc.strerror}.") from None
     except json.JSONDecodeError as exc:
-        raise CuratedError(f"{path} non è un JSON valido (riga {exc.lineno}, colonna {exc.colno}: {exc.msg}).") \
-            from None
+        raise CuratedError(
+            f"{path} non è un JSON valido (riga {exc.lineno}, colonna {exc.colno}: {exc.msg})."
+        ) from None
 
 
 # --- course handouts ---------------------------------------------------------------------------------
@@ -244,8 +269,12 @@ def meta_line(answer: CuratedAnswer) -> str:
 def export_markdown(answers: list[CuratedAnswer], catalog: Catalog, selection: Selection | None = None) -> str:
     """A handout: every question, its answer, the cited passages with the version of each norm."""
     selection = selection or Selection()
-    lines = [f"# {HANDOUT_TITLE}", "",
-             f"_Selezione: {selection.describe()} · {len(answers)} risposte · generata il {italian_date(now())}_", ""]
+    lines = [
+        f"# {HANDOUT_TITLE}",
+        "",
+        f"_Selezione: {selection.describe()} · {len(answers)} risposte · generata il {italian_date(now())}_",
+        "",
+    ]
     for number, answer in enumerate(answers, start=1):
         lines += [f"## {number}. {answer.question}", "", f"_{meta_line(answer)}_", "", answer.answer, ""]
         cited = sources(answer, catalog)
@@ -291,8 +320,9 @@ def _markdown_blocks(document: Any, value: str) -> None:
             _runs(document.add_paragraph(), " ".join(ln.strip() for ln in lines))
 
 
-def export_docx(answers: list[CuratedAnswer], catalog: Catalog, target: Path | IO[bytes],
-                selection: Selection | None = None) -> None:
+def export_docx(
+    answers: list[CuratedAnswer], catalog: Catalog, target: Path | IO[bytes], selection: Selection | None = None
+) -> None:
     """The same handout as export_markdown, as a Word document."""
     from docx import Document
 
@@ -302,8 +332,9 @@ def export_docx(answers: list[CuratedAnswer], catalog: Catalog, target: Path | I
     document.core_properties.language = "it-IT"
     document.add_heading(HANDOUT_TITLE, level=0)
     intro = document.add_paragraph()
-    intro.add_run(f"Selezione: {selection.describe()} · {len(answers)} risposte · generata il "
-                  f"{italian_date(now())}").italic = True
+    intro.add_run(
+        f"Selezione: {selection.describe()} · {len(answers)} risposte · generata il {italian_date(now())}"
+    ).italic = True
     for number, answer in enumerate(answers, start=1):
         document.add_heading(f"{number}. {answer.question}", level=1)
         document.add_paragraph().add_run(meta_line(answer)).italic = True

@@ -29,11 +29,6 @@ from .store import CuratedStore
 
 log = logging.getLogger(__name__)
 
-HEADER = "**Risposta curata dai formatori** - autore: {author}, approvata il {date}"
-# Says which question is answered, so that a user whose question was different notices at once.
-ANSWERS = "_Risponde alla domanda: “{question}”_"  # not «»: those mark verbatim quotes of the law
-NOTICE = ("Risposta scritta e approvata dai formatori, con le norme citate alla lettera: non è una consulenza "
-          "legale. Verifica sempre il testo vigente della norma.")
 MAX_CITED_CHUNKS = 12
 PLURAL = {"funzionario": "funzionari", "operatore": "operatori"}
 
@@ -50,8 +45,14 @@ class Match:
 class CuratedMatcher:
     """The CuratedSource of the assistant: approved answers only, by embedding similarity."""
 
-    def __init__(self, store: CuratedStore, catalog: Catalog, embedder: Embedder, threshold: float,
-                 glossary: Glossary | None = None) -> None:
+    def __init__(
+        self,
+        store: CuratedStore,
+        catalog: Catalog,
+        embedder: Embedder,
+        threshold: float,
+        glossary: Glossary | None = None,
+    ) -> None:
         self.store = store
         self.catalog = catalog
         self.embedder = embedder
@@ -66,14 +67,16 @@ class CuratedMatcher:
         self._texts: list[str] = []
 
     @classmethod
-    def from_settings(cls, settings: Settings, store: CuratedStore, catalog: Catalog,
-                      glossary: Glossary | None = None) -> CuratedMatcher:
+    def from_settings(
+        cls, settings: Settings, store: CuratedStore, catalog: Catalog, glossary: Glossary | None = None
+    ) -> CuratedMatcher:
         embedder = get_embedder(settings.embedder, settings.embed_threads)
         return cls(store, catalog, embedder, settings.curated_threshold, glossary)
 
     @classmethod
-    def open(cls, settings: Settings, catalog: Catalog | None = None,
-             glossary: Glossary | None = None) -> CuratedMatcher:
+    def open(
+        cls, settings: Settings, catalog: Catalog | None = None, glossary: Glossary | None = None
+    ) -> CuratedMatcher:
         """The matcher over the configured database (`Settings.sqlalchemy_url`), created or migrated if needed.
 
         Without a catalogue, the built index's is loaded (or the corpus parsed); without a glossary, the corpus's.
@@ -152,18 +155,35 @@ class CuratedMatcher:
         for ref in curated.citations:
             chunks.extend(c for c in resolve(ref, self.catalog) if c not in chunks)
         passages, citations = quoted_passages(question, chunks[:MAX_CITED_CHUNKS], self.catalog)
-        parts = [HEADER.format(author=curated.author, date=italian_date(curated.approved_at)),
-                 ANSWERS.format(question=curated.question), curated.answer]
-        terms = [self.glossary.entries[t].term for t in curated.glossary_terms
-                 if self.glossary is not None and t in self.glossary.entries]
+        parts = [
+            text("curated_header", author=curated.author, date=italian_date(curated.approved_at)),
+            text("curated_answers", question=curated.question),
+            curated.answer,
+        ]
+        terms = [
+            self.glossary.entries[t].term
+            for t in curated.glossary_terms
+            if self.glossary is not None and t in self.glossary.entries
+        ]
         if terms:
-            parts.append("**Termini del glossario:** " + ", ".join(terms))
+            parts.append(text("curated_terms", terms=", ".join(terms)))
         if passages:
-            parts += [text("glossary_law"), *passages,
-                      "**Fonti**\n" + "\n".join(f"[{i}] {c.label}" for i, c in enumerate(citations, start=1))]
-        parts.append(f"_{NOTICE}_")
-        return Answer(query=question, answer="\n\n".join(parts), refused=False, source="curated",
-                      citations=tuple(citations), curated_id=curated.id)
+            parts += [
+                text("glossary_law"),
+                *passages,
+                text("sources_heading")
+                + "\n"
+                + "\n".join(f"[{i}] {c.label}" for i, c in enumerate(citations, start=1)),
+            ]
+        parts.append(f"_{text('origin_curated')} {text('notice')}_")
+        return Answer(
+            query=question,
+            answer="\n\n".join(parts),
+            refused=False,
+            source="curated",
+            citations=tuple(citations),
+            curated_id=curated.id,
+        )
 
 
 def check_curated(store: CuratedStore, catalog: Catalog, matcher: CuratedMatcher | None) -> list[str]:
@@ -173,8 +193,9 @@ def check_curated(store: CuratedStore, catalog: Catalog, matcher: CuratedMatcher
         if answer.status == "archiviata":
             continue
         name = f"Risposta curata {answer.id!r} (revisione {answer.revision}, {answer.status})"
-        problems += [f"{name}: {citation_problem(ref, catalog)}" for ref in answer.citations
-                     if not resolve(ref, catalog)]
+        problems += [
+            f"{name}: {citation_problem(ref, catalog)}" for ref in answer.citations if not resolve(ref, catalog)
+        ]
         if answer.status != "approvata":
             continue
         stored = dict(answer.cited_hashes)
@@ -183,14 +204,18 @@ def check_curated(store: CuratedStore, catalog: Catalog, matcher: CuratedMatcher
             if digest is None:
                 continue
             if ref.key not in stored:
-                problems.append(f"{name}: manca l'impronta del testo di {ref.describe()} al momento "
-                                f"dell'approvazione; riapprovala con: assistant curated approve {answer.id} --user "
-                                "<formatore>.")
+                problems.append(
+                    f"{name}: manca l'impronta del testo di {ref.describe()} al momento "
+                    f"dell'approvazione; riapprovala con: assistant curated approve {answer.id} --user "
+                    "<formatore>."
+                )
             elif stored[ref.key] != digest:
-                problems.append(f"{name}: il testo citato di {ref.describe()} è cambiato dopo l'approvazione del "
-                                f"{italian_date(answer.approved_at)} (per esempio un articolo modificato). Un "
-                                f"formatore deve rileggere la risposta e riapprovarla con: assistant curated approve "
-                                f"{answer.id} --user <formatore>.")
+                problems.append(
+                    f"{name}: il testo citato di {ref.describe()} è cambiato dopo l'approvazione del "
+                    f"{italian_date(answer.approved_at)} (per esempio un articolo modificato). Un "
+                    f"formatore deve rileggere la risposta e riapprovarla con: assistant curated approve "
+                    f"{answer.id} --user <formatore>."
+                )
         if matcher is not None:
             problems += _serving_problems(name, answer, matcher)
     return problems
@@ -204,10 +229,14 @@ def _serving_problems(name: str, answer: CuratedAnswer, matcher: CuratedMatcher)
         match = matcher.best(answer.question, audience)
         if match is None or match.score < matcher.threshold:
             score = f"{match.score:.3f}" if match else "nessuna"
-            problems.append(f"{name}: la sua domanda non viene servita ai {PLURAL[audience]} (similarità {score}, "
-                            f"soglia {matcher.threshold:.3f}).")
+            problems.append(
+                f"{name}: la sua domanda non viene servita ai {PLURAL[audience]} (similarità {score}, "
+                f"soglia {matcher.threshold:.3f})."
+            )
         elif match.answer.id != answer.id:
-            problems.append(f"{name}: alla sua domanda, per i {PLURAL[audience]}, viene servita invece la risposta "
-                            f"{match.answer.id!r} (similarità {match.score:.3f} con “{match.matched}”): unisci le "
-                            "due risposte o differenzia le domande.")
+            problems.append(
+                f"{name}: alla sua domanda, per i {PLURAL[audience]}, viene servita invece la risposta "
+                f"{match.answer.id!r} (similarità {match.score:.3f} con “{match.matched}”): unisci le "
+                "due risposte o differenzia le domande."
+            )
     return problems

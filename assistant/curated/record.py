@@ -10,7 +10,6 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
 
-
 from ..catalog import Catalog
 from ..errors import UserError
 from ..models import CURATED_AUDIENCES, CURATED_STATUSES, Chunk
@@ -20,12 +19,26 @@ from ..text import fold, slug
 log = logging.getLogger(__name__)
 
 # The Milan co-design threads, offered as tags; any other tag is accepted too.
-MILAN_THREADS = ("accoglienza", "marginalità", "povertà educativa", "lavoro", "abitare", "famiglie",
-                 "contrasto alle discriminazioni")
+MILAN_THREADS = (
+    "accoglienza",
+    "marginalità",
+    "povertà educativa",
+    "lavoro",
+    "abitare",
+    "famiglie",
+    "contrasto alle discriminazioni",
+)
 CONTENT_FIELDS = ("question", "phrasings", "answer", "citations", "glossary_terms", "audience", "tags", "status")
-FIELD_LABELS = {"question": "domanda", "phrasings": "formulazioni alternative", "answer": "testo della risposta",
-                "citations": "citazioni", "glossary_terms": "termini del glossario", "audience": "pubblico",
-                "tags": "temi", "status": "stato"}
+FIELD_LABELS = {
+    "question": "domanda",
+    "phrasings": "formulazioni alternative",
+    "answer": "testo della risposta",
+    "citations": "citazioni",
+    "glossary_terms": "termini del glossario",
+    "audience": "pubblico",
+    "tags": "temi",
+    "status": "stato",
+}
 ID_PATTERN = re.compile(r"[a-z0-9][a-z0-9-]{1,78}[a-z0-9]")
 MAX_QUESTION_CHARS = 1000
 
@@ -82,11 +95,22 @@ class CuratedAnswer:
     def to_dict(self) -> dict[str, Any]:
         """The JSON shape of snapshots and exports."""
         return {
-            "id": self.id, "question": self.question, "phrasings": list(self.phrasings), "answer": self.answer,
-            "citations": [ref_dict(r) for r in self.citations], "glossary_terms": list(self.glossary_terms),
-            "audience": self.audience, "tags": list(self.tags), "status": self.status, "author": self.author,
-            "created_at": _iso(self.created_at), "updated_at": _iso(self.updated_at), "updated_by": self.updated_by,
-            "approved_by": self.approved_by, "approved_at": _iso(self.approved_at), "revision": self.revision,
+            "id": self.id,
+            "question": self.question,
+            "phrasings": list(self.phrasings),
+            "answer": self.answer,
+            "citations": [ref_dict(r) for r in self.citations],
+            "glossary_terms": list(self.glossary_terms),
+            "audience": self.audience,
+            "tags": list(self.tags),
+            "status": self.status,
+            "author": self.author,
+            "created_at": _iso(self.created_at),
+            "updated_at": _iso(self.updated_at),
+            "updated_by": self.updated_by,
+            "approved_by": self.approved_by,
+            "approved_at": _iso(self.approved_at),
+            "revision": self.revision,
             "cited_hashes": dict(self.cited_hashes),
         }
 
@@ -94,14 +118,22 @@ class CuratedAnswer:
     def from_dict(cls, data: dict[str, Any]) -> CuratedAnswer:
         """Inverse of to_dict (trusted input: snapshots written by this module)."""
         return cls(
-            id=data["id"], question=data["question"], answer=data["answer"],
+            id=data["id"],
+            question=data["question"],
+            answer=data["answer"],
             phrasings=tuple(data.get("phrasings") or ()),
             citations=tuple(Ref.from_mapping(c) for c in data.get("citations") or ()),
-            glossary_terms=tuple(data.get("glossary_terms") or ()), audience=data.get("audience", "entrambi"),
-            tags=tuple(data.get("tags") or ()), status=data.get("status", "bozza"), author=data.get("author") or "",
-            created_at=parse_time(data.get("created_at")), updated_at=parse_time(data.get("updated_at")),
-            updated_by=data.get("updated_by") or "", approved_by=data.get("approved_by"),
-            approved_at=parse_time(data.get("approved_at")), revision=int(data.get("revision") or 0),
+            glossary_terms=tuple(data.get("glossary_terms") or ()),
+            audience=data.get("audience", "entrambi"),
+            tags=tuple(data.get("tags") or ()),
+            status=data.get("status", "bozza"),
+            author=data.get("author") or "",
+            created_at=parse_time(data.get("created_at")),
+            updated_at=parse_time(data.get("updated_at")),
+            updated_by=data.get("updated_by") or "",
+            approved_by=data.get("approved_by"),
+            approved_at=parse_time(data.get("approved_at")),
+            revision=int(data.get("revision") or 0),
             cited_hashes=tuple(sorted((data.get("cited_hashes") or {}).items())),
         )
 
@@ -134,7 +166,6 @@ def parse_time(value: Any) -> datetime | None:
     return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
 
 
-
 def now() -> datetime:
     return datetime.now(UTC)
 
@@ -163,17 +194,28 @@ def normalise(answer: CuratedAnswer) -> CuratedAnswer:
     tags = _unique([" ".join(t.split()).lower() for t in answer.tags])
     terms = _unique([t.strip() for t in answer.glossary_terms])
     citations = tuple(dict.fromkeys(answer.citations))
-    return replace(answer, id=answer.id.strip(), question=question, answer=answer.answer.strip(),
-                   phrasings=phrasings, tags=tags, glossary_terms=terms, citations=citations)
+    return replace(
+        answer,
+        id=answer.id.strip(),
+        question=question,
+        answer=answer.answer.strip(),
+        phrasings=phrasings,
+        tags=tags,
+        glossary_terms=terms,
+        citations=citations,
+    )
 
 
-def validate(answer: CuratedAnswer, catalog: Catalog | None = None,
-             glossary_ids: Collection[str] | None = None) -> list[str]:
+def validate(
+    answer: CuratedAnswer, catalog: Catalog | None = None, glossary_ids: Collection[str] | None = None
+) -> list[str]:
     """Every problem of a (normalised) answer, in Italian; citations are resolved when a catalogue is given."""
     problems = []
     if not ID_PATTERN.fullmatch(answer.id):
-        problems.append(f"L'identificativo {answer.id!r} non è valido: usa da 3 a 80 caratteri tra lettere "
-                        "minuscole, cifre e trattini (es. compensi-odv-convenzioni).")
+        problems.append(
+            f"L'identificativo {answer.id!r} non è valido: usa da 3 a 80 caratteri tra lettere "
+            "minuscole, cifre e trattini (es. compensi-odv-convenzioni)."
+        )
     if not answer.question:
         problems.append("La domanda è vuota.")
     elif len(answer.question) > MAX_QUESTION_CHARS:
@@ -190,8 +232,11 @@ def validate(answer: CuratedAnswer, catalog: Catalog | None = None,
     if not answer.author.strip():
         problems.append("Manca l'autore della risposta.")
     if glossary_ids is not None:
-        problems += [f"Il termine {t!r} non è nel glossario (elenca le voci con: assistant glossary)."
-                     for t in answer.glossary_terms if t not in glossary_ids]
+        problems += [
+            f"Il termine {t!r} non è nel glossario (elenca le voci con: assistant glossary)."
+            for t in answer.glossary_terms
+            if t not in glossary_ids
+        ]
     if answer.status == "approvata" and not answer.citations:
         problems.append("Una risposta approvata deve citare almeno una fonte (documento, articolo, comma).")
     if catalog is not None:
@@ -208,8 +253,10 @@ def resolve(ref: Ref, catalog: Catalog) -> list[Chunk]:
 def citation_problem(ref: Ref, catalog: Catalog) -> str:
     if ref.doc_id not in catalog.documents:
         return f"La citazione {ref.describe()} rimanda a un documento che non è nel corpus indicizzato."
-    return (f"La citazione {ref.describe()} non corrisponde a nessun passaggio indicizzato: controlla articolo, "
-            "comma o sezione.")
+    return (
+        f"La citazione {ref.describe()} non corrisponde a nessun passaggio indicizzato: controlla articolo, "
+        "comma o sezione."
+    )
 
 
 def text_hash(ref: Ref, catalog: Catalog) -> str | None:

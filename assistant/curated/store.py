@@ -13,16 +13,45 @@ from contextlib import contextmanager
 from dataclasses import replace
 from typing import Any
 
-from sqlalchemy import (JSON, Column, DateTime, Engine, ForeignKey, Integer, MetaData, String, Table, Text, func,
-                        insert, make_url, select, text, update)
+from sqlalchemy import (
+    JSON,
+    Column,
+    DateTime,
+    Engine,
+    ForeignKey,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    func,
+    insert,
+    make_url,
+    select,
+    text,
+    update,
+)
 from sqlalchemy.engine import Connection, Row
 from sqlalchemy.exc import IntegrityError, OperationalError
 
 from ..catalog import Catalog
-from .db import make_engine, write_transaction
 from ..text import fold, italian_datetime
-from .record import (FIELD_LABELS, ConflictError, CuratedAnswer, CuratedError, NotFoundError, Revision,
-                     cited_hashes, new_id, normalise, now, parse_time, validate)
+from .db import make_engine, write_transaction
+from .record import (
+    CONTENT_FIELDS,
+    FIELD_LABELS,
+    ConflictError,
+    CuratedAnswer,
+    CuratedError,
+    NotFoundError,
+    Revision,
+    cited_hashes,
+    new_id,
+    normalise,
+    now,
+    parse_time,
+    validate,
+)
 
 log = logging.getLogger(__name__)
 
@@ -34,12 +63,14 @@ _PG_MIGRATION_LOCK = 5_502_017  # any constant: serialises concurrent migrations
 
 metadata = MetaData()
 schema_version = Table(
-    "schema_version", metadata,
+    "schema_version",
+    metadata,
     Column("component", String(40), primary_key=True),
     Column("version", Integer, nullable=False),
 )
 answers_table = Table(
-    "curated_answers", metadata,
+    "curated_answers",
+    metadata,
     Column("id", String(80), primary_key=True),
     Column("question", Text, nullable=False),
     Column("phrasings", JSON, nullable=False),
@@ -59,7 +90,8 @@ answers_table = Table(
     Column("cited_hashes", JSON, nullable=False),
 )
 revisions_table = Table(
-    "curated_revisions", metadata,
+    "curated_revisions",
+    metadata,
     Column("answer_id", String(80), ForeignKey("curated_answers.id", ondelete="CASCADE"), primary_key=True),
     Column("number", Integer, primary_key=True),
     Column("snapshot", JSON, nullable=False),
@@ -83,20 +115,22 @@ def migrate(engine: Engine) -> int:
         if engine.dialect.name == "postgresql":
             conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _PG_MIGRATION_LOCK})
         schema_version.create(conn, checkfirst=True)
-        current = conn.execute(select(schema_version.c.version)
-                               .where(schema_version.c.component == COMPONENT)).scalar()
+        current = conn.execute(select(schema_version.c.version).where(schema_version.c.component == COMPONENT)).scalar()
         if current is None:
             conn.execute(insert(schema_version).values(component=COMPONENT, version=0))
             current = 0
         if current > SCHEMA_VERSION:
-            raise CuratedError(f"Il database delle risposte curate ha lo schema versione {current}, più recente di "
-                               f"quello di questo programma ({SCHEMA_VERSION}): aggiorna Lingua Comune.")
+            raise CuratedError(
+                f"Il database delle risposte curate ha lo schema versione {current}, più recente di "
+                f"quello di questo programma ({SCHEMA_VERSION}): aggiorna Lingua Comune."
+            )
         for version, step in MIGRATIONS:
             if version > current:
                 step(conn)
                 log.info("curated schema migrated to version %d", version)
-        conn.execute(update(schema_version).where(schema_version.c.component == COMPONENT)
-                     .values(version=SCHEMA_VERSION))
+        conn.execute(
+            update(schema_version).where(schema_version.c.component == COMPONENT).values(version=SCHEMA_VERSION)
+        )
     return SCHEMA_VERSION
 
 
@@ -109,15 +143,17 @@ def _row_answer(row: Row[Any]) -> CuratedAnswer:
 class CuratedStore:
     """Curated answers and their revisions in one SQL database; citations checked against `catalog` if given."""
 
-    def __init__(self, engine: Engine, catalog: Catalog | None = None,
-                 glossary_ids: Collection[str] | None = None) -> None:
+    def __init__(
+        self, engine: Engine, catalog: Catalog | None = None, glossary_ids: Collection[str] | None = None
+    ) -> None:
         self.engine = engine
         self.catalog = catalog
         self.glossary_ids = glossary_ids
 
     @classmethod
-    def open(cls, url: str, catalog: Catalog | None = None,
-             glossary_ids: Collection[str] | None = None) -> CuratedStore:
+    def open(
+        cls, url: str, catalog: Catalog | None = None, glossary_ids: Collection[str] | None = None
+    ) -> CuratedStore:
         """Connect (`Settings.sqlalchemy_url`), create or migrate the schema.
 
         An unreachable database is a CuratedError with the Italian reason. To serve answers in the chat, plug in
@@ -130,8 +166,10 @@ class CuratedStore:
             engine.dispose()
             where = make_url(url).render_as_string(hide_password=True)
             detail = str(exc.orig).strip().splitlines()[0] if exc.orig else str(exc)
-            raise CuratedError(f"Impossibile aprire il database delle risposte curate {where}: {detail}. "
-                               "Controlla LC_DATABASE_URL (o la cartella dei dati).") from None
+            raise CuratedError(
+                f"Impossibile aprire il database delle risposte curate {where}: {detail}. "
+                "Controlla LC_DATABASE_URL (o la cartella dei dati)."
+            ) from None
         except CuratedError:
             engine.dispose()
             raise
@@ -155,12 +193,12 @@ class CuratedStore:
     def require(self, answer_id: str) -> CuratedAnswer:
         found = self.get(answer_id)
         if found is None:
-            raise NotFoundError(f"Nessuna risposta curata con id {answer_id!r} (elencale con: assistant curated "
-                                "list).")
+            raise NotFoundError(f"Nessuna risposta curata con id {answer_id!r} (elencale con: assistant curated list).")
         return found
 
-    def find(self, status: str | None = None, tag: str | None = None, audience: str | None = None,
-             query: str | None = None) -> list[CuratedAnswer]:
+    def find(
+        self, status: str | None = None, tag: str | None = None, audience: str | None = None, query: str | None = None
+    ) -> list[CuratedAnswer]:
         """Answers by question; audience "operatore" or "funzionario" includes those for both."""
         stmt = select(answers_table).order_by(answers_table.c.question, answers_table.c.id)
         if status:
@@ -180,20 +218,23 @@ class CuratedStore:
     def fingerprint(self) -> tuple[int, int]:
         """Changes whenever any answer is saved (revisions only grow): cheap cache invalidation."""
         with self.engine.connect() as conn:
-            count, total = conn.execute(select(func.count(), func.coalesce(func.sum(answers_table.c.revision), 0))
-                                        .select_from(answers_table)).one()
+            count, total = conn.execute(
+                select(func.count(), func.coalesce(func.sum(answers_table.c.revision), 0)).select_from(answers_table)
+            ).one()
         return int(count), int(total)
 
     def revisions(self, answer_id: str) -> list[Revision]:
         """The full history, oldest first."""
-        stmt = select(revisions_table).where(revisions_table.c.answer_id == answer_id) \
-            .order_by(revisions_table.c.number)
+        stmt = (
+            select(revisions_table).where(revisions_table.c.answer_id == answer_id).order_by(revisions_table.c.number)
+        )
         with self.engine.connect() as conn:
             return [self._revision(r) for r in conn.execute(stmt)]
 
     def revision(self, answer_id: str, number: int) -> Revision:
-        stmt = select(revisions_table).where(revisions_table.c.answer_id == answer_id,
-                                             revisions_table.c.number == number)
+        stmt = select(revisions_table).where(
+            revisions_table.c.answer_id == answer_id, revisions_table.c.number == number
+        )
         with self.engine.connect() as conn:
             row = conn.execute(stmt).first()
         if row is None:
@@ -203,8 +244,14 @@ class CuratedStore:
 
     @staticmethod
     def _revision(row: Row[Any]) -> Revision:
-        return Revision(row.answer_id, row.number, CuratedAnswer.from_dict(row.snapshot), row.saved_by,
-                        parse_time(row.saved_at) or now(), row.change)
+        return Revision(
+            row.answer_id,
+            row.number,
+            CuratedAnswer.from_dict(row.snapshot),
+            row.saved_by,
+            parse_time(row.saved_at) or now(),
+            row.change,
+        )
 
     # --- writing ------------------------------------------------------------------------------------
 
@@ -278,17 +325,28 @@ class CuratedStore:
                 try:
                     conn.execute(insert(answers_table).values(**row))
                 except IntegrityError:
-                    raise CuratedError(f"Esiste già una risposta curata con id {answer.id!r}: scegli un altro "
-                                       "identificativo oppure modifica quella esistente.") from None
+                    raise CuratedError(
+                        f"Esiste già una risposta curata con id {answer.id!r}: scegli un altro "
+                        "identificativo oppure modifica quella esistente."
+                    ) from None
             else:
-                done = conn.execute(update(answers_table).where(answers_table.c.id == answer.id,
-                                                                answers_table.c.revision == base_revision)
-                                    .values(**row))
+                done = conn.execute(
+                    update(answers_table)
+                    .where(answers_table.c.id == answer.id, answers_table.c.revision == base_revision)
+                    .values(**row)
+                )
                 if done.rowcount != 1:
                     raise self._conflict(conn, answer.id, base_revision)
-            conn.execute(insert(revisions_table).values(
-                answer_id=answer.id, number=number, snapshot=answer.to_dict(), saved_by=user, saved_at=moment,
-                change=change))
+            conn.execute(
+                insert(revisions_table).values(
+                    answer_id=answer.id,
+                    number=number,
+                    snapshot=answer.to_dict(),
+                    saved_by=user,
+                    saved_at=moment,
+                    change=change,
+                )
+            )
         log.info("curated answer %s saved as revision %d by %s (%s)", answer.id, number, user, change)
         return answer
 
@@ -301,4 +359,7 @@ class CuratedStore:
             f"Conflitto: la risposta curata {answer_id!r} è stata salvata da {current.updated_by} il "
             f"{italian_datetime(current.updated_at)} (revisione {current.revision}), dopo la revisione "
             f"{base_revision} da cui parte la tua modifica. Le tue modifiche non sono state salvate: ricarica la "
-            "risposta, riapplicale e salva di nuovo.", current, base_revision)
+            "risposta, riapplicale e salva di nuovo.",
+            current,
+            base_revision,
+        )

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from ..loaders import Line
 from ..models import Chunk, DocumentInfo
 from ..text import fix_accents, join_lines, sentences, slug
-from .grammar import MD_HEADING, PARAGRAPH_NUMBER
+from .grammar import PARAGRAPH_NUMBER
 
 MAX_CHARS = 1400  # split longer units (a comma with many lettere, a long paragraph)
 TARGET_CHARS = 900  # group short paragraphs of prose up to about this size
@@ -52,7 +52,7 @@ def ends_sentence(unit: Unit) -> bool:
 
 
 def ends_sentence_or_colon(unit: Unit) -> bool:
-    return unit.text().rstrip().endswith((".", ")", "»", ";", ":", "”", "\""))
+    return unit.text().rstrip().endswith((".", ")", "»", ";", ":", "”", '"'))
 
 
 def clean_title(title: str) -> str:
@@ -71,8 +71,7 @@ def clean_md(text: str) -> str:
 
 
 def section_key(section: str) -> str:
-    from .text import slug
-
+    """The id part of a heading: "Il tavolo di co-progettazione" -> "il-tavolo-di-co-progettazione"."""
     return slug(section, 40)
 
 
@@ -126,9 +125,7 @@ def paragraphs(lines: list[Line]) -> list[tuple[str, int | None]]:
     return [(u.text(), u.page) for u in out if u.text().strip()]
 
 
-def group(
-    paragraphs: list[tuple[str, int | None]], split_at_number: bool = False
-) -> Iterator[tuple[str, int | None]]:
+def group(paragraphs: list[tuple[str, int | None]], split_at_number: bool = False) -> Iterator[tuple[str, int | None]]:
     """Merge short paragraphs up to TARGET_CHARS; split long ones; a numbered paragraph starts a new group."""
     current, page = "", None
     for text, par_page in paragraphs:
@@ -143,9 +140,18 @@ def group(
 
 
 def make_chunk(
-    info: DocumentInfo, local_id: str, text: str, *, article: str | None = None, article_title: str | None = None,
-    comma: str | None = None, section: str | None = None, label: str | None = None, page: int | None = None,
-    titolo: str | None = None, capo: str | None = None,
+    info: DocumentInfo,
+    local_id: str,
+    text: str,
+    *,
+    article: str | None = None,
+    article_title: str | None = None,
+    comma: str | None = None,
+    section: str | None = None,
+    label: str | None = None,
+    page: int | None = None,
+    titolo: str | None = None,
+    capo: str | None = None,
 ) -> Chunk:
     """A chunk of `info`'s document with the stable id `doc_id:local_id`; every location field by keyword."""
     return Chunk(

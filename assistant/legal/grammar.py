@@ -7,8 +7,10 @@ from __future__ import annotations
 
 import re
 
-LATIN_SUFFIX = (r"(?:bis|ter|quater|quinquies|sexies|septies|octies|novies|nonies|decies|undecies|duodecies|"
-                r"terdecies)")
+LATIN_SUFFIX = (
+    r"(?:bis|ter|quater|quinquies|sexies|septies|octies|novies|nonies|decies|undecies|duodecies|"
+    r"terdecies)"
+)
 ART_HEADING = re.compile(rf"^\s{{0,6}}Art\.\s*(\d+(?:-?{LATIN_SUFFIX})?)\s*\.?\s*$", re.IGNORECASE)
 COMMA_START = re.compile(rf"^\s{{0,4}}(\(\()?\s*(\d+(?:-{LATIN_SUFFIX})?)\.\s*(?=\S)")
 LETTERA_START = re.compile(rf"^\s{{0,8}}(?:\(\()?\s*([a-z]{{1,2}}(?:-{LATIN_SUFFIX})?)\)\s")

@@ -1,4 +1,5 @@
-"""Guidelines (DM 72/2021): numbered sections "3.IL PROCEDIMENTO ..." and subsections "1.1) ...", the adopting decree first."""
+"""Guidelines (DM 72/2021): numbered sections "3.IL PROCEDIMENTO ..." and subsections "1.1) ...", after the
+adopting decree."""
 
 from __future__ import annotations
 
@@ -30,8 +31,12 @@ def parse_guidelines(lines: list[Line], info: DocumentInfo) -> list[Chunk]:
             current = []
         elif sub:
             heading = [sub.group(2)]
-            while index + 1 < len(lines) and lines[index + 1].text.strip() and len(heading) < 3 \
-                    and not heading[-1].rstrip().endswith((".", ":")):
+            while (
+                index + 1 < len(lines)
+                and lines[index + 1].text.strip()
+                and len(heading) < 3
+                and not heading[-1].rstrip().endswith((".", ":"))
+            ):
                 index += 1
                 heading.append(lines[index].text.strip())
             blocks.append((section, label, current))

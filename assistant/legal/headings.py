@@ -29,7 +29,9 @@ def parse_markdown(lines: list[Line], info: DocumentInfo) -> list[Chunk]:
             key = section_key(section)
             counters[key] = counters.get(key, 0) + 1
             refs = tuple(dict.fromkeys(ref.key for _, ref in find_links(text)))
-            chunk = make_chunk(info, f"{key}:{counters[key]}", strip_links(text), section=section, label=label, page=page)
+            chunk = make_chunk(
+                info, f"{key}:{counters[key]}", strip_links(text), section=section, label=label, page=page
+            )
             chunks.append(replace(chunk, refs=refs))
         current.clear()
 
@@ -62,7 +64,18 @@ def parse_generic(lines: list[Line], info: DocumentInfo) -> list[Chunk]:
             key = f"art{article}" if article else section_key(section or "testo")
             counters[key] = counters.get(key, 0) + 1
             label = section if not article else (f"Art. {article}" + (f" - {section}" if section else ""))
-            chunks.append(make_chunk(info, f"{key}:{counters[key]}", text, article=article, article_title=article_title, section=section, label=label, page=page))
+            chunks.append(
+                make_chunk(
+                    info,
+                    f"{key}:{counters[key]}",
+                    text,
+                    article=article,
+                    article_title=article_title,
+                    section=section,
+                    label=label,
+                    page=page,
+                )
+            )
         current.clear()
 
     for i, line in enumerate(lines):

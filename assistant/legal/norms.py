@@ -1,4 +1,5 @@
-"""Norms (Normattiva style): Titolo > Capo > Art. > comma, lettere kept inside their comma, AGGIORNAMENTO notes apart."""
+"""Norms (Normattiva style): Titolo > Capo > Art. > comma, lettere kept inside their comma, AGGIORNAMENTO
+notes apart."""
 
 from __future__ import annotations
 
@@ -35,13 +36,24 @@ def parse_norm(lines: list[Line], info: DocumentInfo) -> list[Chunk]:
             return
         if note is not None:
             chunks.append(
-                make_chunk(info, f"{article}:agg{note}", unit.text(), article=article, article_title=article_title, section="aggiornamento", label=f"Nota di aggiornamento ({note})", page=unit.page, titolo=titolo, capo=capo)
+                make_chunk(
+                    info,
+                    f"{article}:agg{note}",
+                    unit.text(),
+                    article=article,
+                    article_title=article_title,
+                    section="aggiornamento",
+                    label=f"Nota di aggiornamento ({note})",
+                    page=unit.page,
+                    titolo=titolo,
+                    capo=capo,
+                )
             )
         else:
             chunks.extend(_split_comma(info, unit, article, article_title, comma, titolo, capo))
         unit = Unit()
 
-    for i, line in enumerate(lines):
+    for line in lines:
         text = line.text
         stripped = text.strip()
         if pending_heading and stripped and not ART_HEADING.match(text) and not TITOLO.match(text):
@@ -134,38 +146,64 @@ def _plausible_comma(number: str, last: int, unit: Unit) -> bool:
 
 
 def _split_comma(
-    info: DocumentInfo, unit: Unit, article: str | None, title: str | None, comma: str | None,
-    titolo: str | None, capo: str | None,
+    info: DocumentInfo,
+    unit: Unit,
+    article: str | None,
+    title: str | None,
+    comma: str | None,
+    titolo: str | None,
+    capo: str | None,
 ) -> list[Chunk]:
     """A comma is one chunk; a very long one is split at its lettere into parts sharing the comma."""
     base = f"{article}:{comma}" if comma else f"{article}"
     text = unit.text()
     if len(text) <= MAX_CHARS:
-        return [make_chunk(info, base, text, article=article, article_title=title, comma=comma, page=unit.page, titolo=titolo, capo=capo)]
+        return [
+            make_chunk(
+                info,
+                base,
+                text,
+                article=article,
+                article_title=title,
+                comma=comma,
+                page=unit.page,
+                titolo=titolo,
+                capo=capo,
+            )
+        ]
     groups: list[Unit] = [Unit()]
     for line in unit.lines:
         if LETTERA_START.match(line.text) and len(groups[-1].text()) > TARGET_CHARS // 2:
             groups.append(Unit())
         groups[-1].add(line)
     merged: list[Unit] = []
-    for group in groups:
-        if merged and len(merged[-1].text()) + len(group.text()) <= TARGET_CHARS:
-            merged[-1].lines.extend(group.lines)
+    for part in groups:
+        if merged and len(merged[-1].text()) + len(part.text()) <= TARGET_CHARS:
+            merged[-1].lines.extend(part.lines)
         else:
-            merged.append(group)
+            merged.append(part)
     pieces: list[tuple[str, int | None]] = []
-    for group in merged:
-        pieces.extend((piece, group.page) for piece in split_long(group.text()))
+    for part in merged:
+        pieces.extend((piece, part.page) for piece in split_long(part.text()))
     return [
-        make_chunk(info, base if n == 1 else f"{base}:p{n}", piece, article=article, article_title=title, comma=comma, label=None if n == 1 else f"parte {n}", page=page, titolo=titolo, capo=capo)
+        make_chunk(
+            info,
+            base if n == 1 else f"{base}:p{n}",
+            piece,
+            article=article,
+            article_title=title,
+            comma=comma,
+            label=None if n == 1 else f"parte {n}",
+            page=page,
+            titolo=titolo,
+            capo=capo,
+        )
         for n, (piece, page) in enumerate(pieces, start=1)
     ]
 
 
 def _preamble_chunks(preamble: Unit, info: DocumentInfo) -> list[Chunk]:
-    paragraphs = paragraphs(preamble.lines)
-    groups = group(paragraphs)
     return [
         make_chunk(info, f"preambolo:{n}", text, section="preambolo", label="Preambolo", page=page)
-        for n, (text, page) in enumerate(groups, start=1)
+        for n, (text, page) in enumerate(group(paragraphs(preamble.lines)), start=1)
     ]

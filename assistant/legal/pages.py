@@ -22,6 +22,7 @@ def assign_pages(chunks: list[Chunk], page_texts: list[str]) -> list[Chunk]:
     cursor = 0
     out: list[Chunk] = []
     last_page: int | None = None
+    page: int | None
     for chunk in chunks:
         probe_source = fold(chunk.text).replace(" ", "")
         found = -1

@@ -15,7 +15,6 @@ from .views import EMPTY_SOURCES, source_card
 log = logging.getLogger(__name__)
 
 
-
 @dataclass
 class Turn:
     """What the UI shows after one question."""
@@ -44,18 +43,31 @@ def show_source(services: Services, answer: Answer | None, number: int | None) -
     return source_card(services.assistant.retriever.catalog, index + 1, answer.citations[index])
 
 
-def ask(services: Services, message: str, history: list[dict[str, Any]] | None, answers: list[Answer] | None,
-        audience: str) -> Turn:
+def ask(
+    services: Services, message: str, history: list[dict[str, Any]] | None, answers: list[Answer] | None, audience: str
+) -> Turn:
     answers = list(answers or [])
     result = chat(services.assistant, message, history, audience, services.unavailable)
     if result.warning or result.answer is None:
         last = answers[-1] if answers else None
-        return Turn(result.history, answers, source_choices(last), show_source(services, last, 1),
-                    answer_terms_html(last), result.warning)
+        return Turn(
+            result.history,
+            answers,
+            source_choices(last),
+            show_source(services, last, 1),
+            answer_terms_html(last),
+            result.warning,
+        )
     answer = result.answer
     answers.append(answer)
-    return Turn(result.history, answers, source_choices(answer), show_source(services, answer, 1),
-                answer_terms_html(answer), None)
+    return Turn(
+        result.history,
+        answers,
+        source_choices(answer),
+        show_source(services, answer, 1),
+        answer_terms_html(answer),
+        None,
+    )
 
 
 def answer_for_message(answers: list[Answer], message_index: int) -> Answer | None:
@@ -64,8 +76,9 @@ def answer_for_message(answers: list[Answer], message_index: int) -> Answer | No
     return answers[position] if 0 <= position < len(answers) else None
 
 
-def record_feedback(services: Services, answers: list[Answer], message_index: int, liked: bool | None,
-                    audience: str, comment: str = "") -> tuple[int | None, str]:
+def record_feedback(
+    services: Services, answers: list[Answer], message_index: int, liked: bool | None, audience: str, comment: str = ""
+) -> tuple[int | None, str]:
     """Store a thumbs up/down for one answer; returns (feedback id, Italian confirmation)."""
     answer = answer_for_message(answers, message_index)
     if answer is None or services.feedback is None or liked is None:

@@ -49,8 +49,9 @@ from ..text import italian_datetime
 
 log = logging.getLogger(__name__)
 
-GENERIC_ERROR = "Operazione non riuscita per un errore imprevisto: riprova; se il problema continua, segnalalo " \
-                "agli amministratori."
+GENERIC_ERROR = (
+    "Operazione non riuscita per un errore imprevisto: riprova; se il problema continua, segnalalo agli amministratori."
+)
 FORMATS = {"json": "json", "md": "md", "docx": "docx"}
 
 
@@ -105,10 +106,16 @@ def sign_in(desk: Desk, user: str, password: str) -> Outcome:
 
 
 def to_form(answer: CuratedAnswer) -> CuratedForm:
-    return CuratedForm(question=answer.question, answer=answer.answer, phrasings="\n".join(answer.phrasings),
-                       citations="\n".join(r.key for r in answer.citations),
-                       glossary_terms=", ".join(answer.glossary_terms), tags=", ".join(answer.tags),
-                       audience=answer.audience, id=answer.id)
+    return CuratedForm(
+        question=answer.question,
+        answer=answer.answer,
+        phrasings="\n".join(answer.phrasings),
+        citations="\n".join(r.key for r in answer.citations),
+        glossary_terms=", ".join(answer.glossary_terms),
+        tags=", ".join(answer.tags),
+        audience=answer.audience,
+        id=answer.id,
+    )
 
 
 def _items(value: str, separator: str) -> tuple[str, ...]:
@@ -116,11 +123,17 @@ def _items(value: str, separator: str) -> tuple[str, ...]:
 
 
 def from_form(form: CuratedForm, author: str) -> CuratedAnswer:
-    return CuratedAnswer(id=form.id.strip(), question=form.question, answer=form.answer,
-                         phrasings=_items(form.phrasings, r"\n"),
-                         citations=tuple(Ref.from_key(line) for line in _items(form.citations, r"\n")),
-                         glossary_terms=_items(form.glossary_terms, r"[,\n]"), tags=_items(form.tags, r"[,\n]"),
-                         audience=form.audience, author=author)
+    return CuratedAnswer(
+        id=form.id.strip(),
+        question=form.question,
+        answer=form.answer,
+        phrasings=_items(form.phrasings, r"\n"),
+        citations=tuple(Ref.from_key(line) for line in _items(form.citations, r"\n")),
+        glossary_terms=_items(form.glossary_terms, r"[,\n]"),
+        tags=_items(form.tags, r"[,\n]"),
+        audience=form.audience,
+        author=author,
+    )
 
 
 def _write(desk: Desk, user: str | None, action: Callable[[str], CuratedAnswer], done: str) -> Outcome:
@@ -134,31 +147,44 @@ def _write(desk: Desk, user: str | None, action: Callable[[str], CuratedAnswer],
     except Exception as exc:  # one log line for operators, a plain message for the trainer
         log.error("curated write failed: %s: %s", type(exc).__name__, exc)
         return Outcome(False, GENERIC_ERROR)
-    return Outcome(True, done.format(id=saved.id, revision=saved.revision, status=saved.status), saved,
-                   to_form(saved))
+    return Outcome(True, done.format(id=saved.id, revision=saved.revision, status=saved.status), saved, to_form(saved))
 
 
 # --- reading -----------------------------------------------------------------------------------------------
 
 
-def search(desk: Desk, query: str = "", status: str | None = None, tag: str | None = None,
-           audience: str | None = None) -> list[list[str]]:
+def search(
+    desk: Desk, query: str = "", status: str | None = None, tag: str | None = None, audience: str | None = None
+) -> list[list[str]]:
     found = desk.store.find(status=status or None, tag=tag or None, audience=audience or None, query=query or None)
-    return [[a.id, a.question, a.status, a.audience, ", ".join(a.tags), a.author, italian_datetime(a.updated_at),
-             str(a.revision)] for a in found]
+    return [
+        [
+            a.id,
+            a.question,
+            a.status,
+            a.audience,
+            ", ".join(a.tags),
+            a.author,
+            italian_datetime(a.updated_at),
+            str(a.revision),
+        ]
+        for a in found
+    ]
 
 
 def open_answer(desk: Desk, answer_id: str) -> Outcome:
     answer = desk.store.get(answer_id)
     if answer is None:
         return Outcome(False, f"Nessuna risposta curata con id {answer_id!r}.")
-    return Outcome(True, f"Risposta {answer.id!r}, revisione {answer.revision} ({answer.status}).", answer,
-                   to_form(answer))
+    return Outcome(
+        True, f"Risposta {answer.id!r}, revisione {answer.revision} ({answer.status}).", answer, to_form(answer)
+    )
 
 
 def history(desk: Desk, answer_id: str) -> list[list[str]]:
-    return [[str(r.number), italian_datetime(r.saved_at), r.saved_by, r.change]
-            for r in desk.store.revisions(answer_id)]
+    return [
+        [str(r.number), italian_datetime(r.saved_at), r.saved_by, r.change] for r in desk.store.revisions(answer_id)
+    ]
 
 
 def revision_form(desk: Desk, answer_id: str, number: int) -> Outcome:
@@ -166,8 +192,12 @@ def revision_form(desk: Desk, answer_id: str, number: int) -> Outcome:
         old = desk.store.revision(answer_id, int(number))
     except (CuratedError, ValueError) as exc:
         return Outcome(False, str(exc))
-    return Outcome(True, f"Revisione {old.number} del {italian_datetime(old.saved_at)} ({old.saved_by}): "
-                         f"{old.change}.", old.snapshot, to_form(old.snapshot))
+    return Outcome(
+        True,
+        f"Revisione {old.number} del {italian_datetime(old.saved_at)} ({old.saved_by}): {old.change}.",
+        old.snapshot,
+        to_form(old.snapshot),
+    )
 
 
 def draft_from_answer(answer: Answer, audience: str = "entrambi", catalog: Catalog | None = None) -> CuratedForm:
@@ -182,18 +212,25 @@ def draft_from_answer(answer: Answer, audience: str = "entrambi", catalog: Catal
         chunk = catalog.by_id.get(cited.chunk_id) if catalog is not None else None
         section = None if cited.article else ((chunk.label if chunk else None) or cited.section)
         refs.append(Ref(cited.doc_id, cited.article, cited.comma, section))
-    return CuratedForm(question=answer.query, answer=body,
-                       citations="\n".join(dict.fromkeys(r.key for r in refs)),
-                       glossary_terms=", ".join(g.id for g in answer.glossary_terms),
-                       audience=audience if audience in ("funzionario", "operatore", "entrambi") else "entrambi")
+    return CuratedForm(
+        question=answer.query,
+        answer=body,
+        citations="\n".join(dict.fromkeys(r.key for r in refs)),
+        glossary_terms=", ".join(g.id for g in answer.glossary_terms),
+        audience=audience if audience in ("funzionario", "operatore", "entrambi") else "entrambi",
+    )
 
 
 # --- writing -----------------------------------------------------------------------------------------------
 
 
 def create(desk: Desk, user: str | None, form: CuratedForm) -> Outcome:
-    return _write(desk, user, lambda who: desk.store.create(from_form(form, who), who),
-                  "Bozza {id!r} salvata (revisione {revision}).")
+    return _write(
+        desk,
+        user,
+        lambda who: desk.store.create(from_form(form, who), who),
+        "Bozza {id!r} salvata (revisione {revision}).",
+    )
 
 
 def edit(desk: Desk, user: str | None, answer_id: str, base_revision: int, form: CuratedForm) -> Outcome:
@@ -205,22 +242,34 @@ def edit(desk: Desk, user: str | None, answer_id: str, base_revision: int, form:
 
 
 def approve(desk: Desk, user: str | None, answer_id: str, base_revision: int) -> Outcome:
-    return _write(desk, user, lambda who: desk.store.approve(answer_id, who, int(base_revision)),
-                  "Risposta {id!r} approvata (revisione {revision}): da ora è servita in chat.")
+    return _write(
+        desk,
+        user,
+        lambda who: desk.store.approve(answer_id, who, int(base_revision)),
+        "Risposta {id!r} approvata (revisione {revision}): da ora è servita in chat.",
+    )
 
 
 def archive(desk: Desk, user: str | None, answer_id: str, base_revision: int) -> Outcome:
-    return _write(desk, user, lambda who: desk.store.archive(answer_id, who, int(base_revision)),
-                  "Risposta {id!r} archiviata (revisione {revision}): non è più servita in chat.")
+    return _write(
+        desk,
+        user,
+        lambda who: desk.store.archive(answer_id, who, int(base_revision)),
+        "Risposta {id!r} archiviata (revisione {revision}): non è più servita in chat.",
+    )
 
 
 def restore(desk: Desk, user: str | None, answer_id: str, number: int, base_revision: int) -> Outcome:
-    return _write(desk, user, lambda who: desk.store.restore(answer_id, int(number), who, int(base_revision)),
-                  "Ripristinata come revisione {revision} ({status}).")
+    return _write(
+        desk,
+        user,
+        lambda who: desk.store.restore(answer_id, int(number), who, int(base_revision)),
+        "Ripristinata come revisione {revision} ({status}).",
+    )
 
 
 def save_chat_answer(desk: Desk, user: str | None, answer: Answer, audience: str = "entrambi") -> Outcome:
-    """"Salva come risposta curata": a draft pre-filled from the chat answer, for a trainer to edit."""
+    """The "Salva come risposta curata" button: a draft pre-filled from the chat answer, for a trainer to edit."""
     if answer.refused:
         return Outcome(False, "Una risposta di rifiuto non si può salvare come risposta curata.")
     return create(desk, user, draft_from_answer(answer, audience, desk.catalog))
@@ -229,8 +278,14 @@ def save_chat_answer(desk: Desk, user: str | None, answer: Answer, audience: str
 # --- course material -----------------------------------------------------------------------------------------
 
 
-def export(desk: Desk, fmt: str, directory: Path, tag: str | None = None, audience: str | None = None,
-           status: str | None = "approvata") -> Outcome:
+def export(
+    desk: Desk,
+    fmt: str,
+    directory: Path,
+    tag: str | None = None,
+    audience: str | None = None,
+    status: str | None = "approvata",
+) -> Outcome:
     """Write the selection to `directory` as risposte-curate.<json|md|docx>; `path` is the file to download."""
     if fmt not in FORMATS:
         return Outcome(False, f"Formato non valido: {fmt!r} (usa json, md oppure docx).")

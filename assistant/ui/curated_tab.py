@@ -22,8 +22,10 @@ FORM_FIELDS = ("question", "answer", "phrasings", "citations", "glossary_terms",
 def feedback_rows(services: Services) -> list[list[Any]]:
     if services.feedback is None:
         return []
-    return [[f.id, f.created_at.strftime("%d-%m-%Y %H:%M"), f.audience, f.question, f.comment]
-            for f in services.feedback.negative_queue()]
+    return [
+        [f.id, f.created_at.strftime("%d-%m-%Y %H:%M"), f.audience, f.question, f.comment]
+        for f in services.feedback.negative_queue()
+    ]
 
 
 def draft_from_feedback(services: Services, user: str | None, feedback_id: Any) -> ch.Outcome:
@@ -36,10 +38,13 @@ def draft_from_feedback(services: Services, user: str | None, feedback_id: Any) 
         item = None
     if item is None:
         return ch.Outcome(False, "Scegli una segnalazione dall'elenco (numero).")
-    citations = "\n".join(
-        item_ref(c) for c in item.citations if c.get("doc_id"))
-    form = ch.CuratedForm(question=item.question, answer=item.answer, citations=citations,
-                          audience=item.audience if item.audience in CURATED_AUDIENCES else "entrambi")
+    citations = "\n".join(item_ref(c) for c in item.citations if c.get("doc_id"))
+    form = ch.CuratedForm(
+        question=item.question,
+        answer=item.answer,
+        citations=citations,
+        audience=item.audience if item.audience in CURATED_AUDIENCES else "entrambi",
+    )
     outcome = ch.create(services.desk, user, form)
     if outcome.ok:
         services.feedback.mark_handled(item.id)
@@ -49,8 +54,12 @@ def draft_from_feedback(services: Services, user: str | None, feedback_id: Any) 
 def item_ref(citation: dict[str, Any]) -> str:
     from ..references import Ref
 
-    return Ref(str(citation["doc_id"]), citation.get("article"), citation.get("comma"),
-               None if citation.get("article") else citation.get("section")).key
+    return Ref(
+        str(citation["doc_id"]),
+        citation.get("article"),
+        citation.get("comma"),
+        None if citation.get("article") else citation.get("section"),
+    ).key
 
 
 def build_curated_tab(services: Services, user: gr.State) -> Any:
@@ -59,33 +68,53 @@ def build_curated_tab(services: Services, user: gr.State) -> Any:
         if services.desk is None:
             gr.Markdown("Le risposte curate non sono disponibili: il database non è raggiungibile.")
             return None
-        gr.Markdown("Le risposte curate sono scritte e approvate dai formatori e vengono servite per prime in chat. "
-                    "Tutti possono consultarle ed esportarle; per modificarle serve l'accesso formatori.")
+        gr.Markdown(
+            "Le risposte curate sono scritte e approvate dai formatori e vengono servite per prime in chat. "
+            "Tutti possono consultarle ed esportarle; per modificarle serve l'accesso formatori."
+        )
         with gr.Row():
             query = gr.Textbox(label="Cerca nelle risposte curate", elem_id="lc-cur-query", scale=3)
-            status = gr.Dropdown(choices=[("tutti", "")] + [(s, s) for s in CURATED_STATUSES], value="",
-                                 label="Stato", elem_id="lc-cur-status")
-            tag = gr.Dropdown(choices=[""] + list(MILAN_THREADS), value="", allow_custom_value=True,
-                              label="Tema", elem_id="lc-cur-tag")
+            status = gr.Dropdown(
+                choices=[("tutti", "")] + [(s, s) for s in CURATED_STATUSES],
+                value="",
+                label="Stato",
+                elem_id="lc-cur-status",
+            )
+            tag = gr.Dropdown(
+                choices=[""] + list(MILAN_THREADS),
+                value="",
+                allow_custom_value=True,
+                label="Tema",
+                elem_id="lc-cur-tag",
+            )
             search_button = gr.Button("Cerca", elem_id="lc-cur-search")
-        results = gr.Dataframe(headers=["id", "domanda", "stato", "pubblico", "temi", "autore", "ultima modifica",
-                                        "revisione"], value=ch.search(services.desk), interactive=False,
-                               label="Risposte curate", elem_id="lc-cur-results")
+        results = gr.Dataframe(
+            headers=["id", "domanda", "stato", "pubblico", "temi", "autore", "ultima modifica", "revisione"],
+            value=ch.search(services.desk),
+            interactive=False,
+            label="Risposte curate",
+            elem_id="lc-cur-results",
+        )
         with gr.Row():
             pick = gr.Textbox(label="Identificativo della risposta", elem_id="lc-cur-id", scale=3)
             open_button = gr.Button("Apri", elem_id="lc-cur-open")
         revision = gr.State(0)
         question = gr.Textbox(label="Domanda", elem_id="lc-cur-question")
         answer = gr.Textbox(label="Risposta (Markdown)", lines=8, elem_id="lc-cur-answer")
-        phrasings = gr.Textbox(label="Altre formulazioni della domanda (una per riga)", lines=3,
-                               elem_id="lc-cur-phrasings")
-        citations = gr.Textbox(label="Citazioni (una per riga, es. dlgs-117-2017-codice-terzo-settore?article=55"
-                                     "&comma=3)", lines=3, elem_id="lc-cur-citations")
+        phrasings = gr.Textbox(
+            label="Altre formulazioni della domanda (una per riga)", lines=3, elem_id="lc-cur-phrasings"
+        )
+        citations = gr.Textbox(
+            label="Citazioni (una per riga, es. dlgs-117-2017-codice-terzo-settore?article=55&comma=3)",
+            lines=3,
+            elem_id="lc-cur-citations",
+        )
         with gr.Row():
             terms = gr.Textbox(label="Termini del glossario (id separati da virgole)", elem_id="lc-cur-terms")
             tags = gr.Textbox(label="Temi (separati da virgole)", elem_id="lc-cur-tags")
-            audience = gr.Dropdown(choices=list(CURATED_AUDIENCES), value="entrambi", label="Pubblico",
-                                   elem_id="lc-cur-audience")
+            audience = gr.Dropdown(
+                choices=list(CURATED_AUDIENCES), value="entrambi", label="Pubblico", elem_id="lc-cur-audience"
+            )
         status_line = gr.Markdown("", elem_id="lc-cur-message")
         with gr.Row():
             create_button = gr.Button("Crea bozza", elem_id="lc-cur-create")
@@ -93,25 +122,36 @@ def build_curated_tab(services: Services, user: gr.State) -> Any:
             approve_button = gr.Button("Approva", variant="primary", elem_id="lc-cur-approve")
             archive_button = gr.Button("Archivia", variant="stop", elem_id="lc-cur-archive")
         with gr.Accordion("Cronologia delle revisioni", open=False):
-            history = gr.Dataframe(headers=["revisione", "data", "chi", "modifica"], interactive=False,
-                                   elem_id="lc-cur-history")
+            history = gr.Dataframe(
+                headers=["revisione", "data", "chi", "modifica"], interactive=False, elem_id="lc-cur-history"
+            )
             with gr.Row():
                 restore_number = gr.Number(label="Revisione da ripristinare", precision=0, elem_id="lc-cur-rev")
                 restore_button = gr.Button("Ripristina revisione", elem_id="lc-cur-restore")
         with gr.Accordion("Esporta per un corso", open=False):
             with gr.Row():
-                export_format = gr.Radio(choices=[("DOCX (dispensa)", "docx"), ("Markdown", "md"),
-                                                  ("JSON (trasferimento)", "json")], value="docx",
-                                         label="Formato", elem_id="lc-cur-export-format")
-                export_tag = gr.Dropdown(choices=[""] + list(MILAN_THREADS), value="", allow_custom_value=True,
-                                         label="Tema", elem_id="lc-cur-export-tag")
-                export_audience = gr.Dropdown(choices=[""] + list(CURATED_AUDIENCES), value="", label="Pubblico",
-                                              elem_id="lc-cur-export-audience")
+                export_format = gr.Radio(
+                    choices=[("DOCX (dispensa)", "docx"), ("Markdown", "md"), ("JSON (trasferimento)", "json")],
+                    value="docx",
+                    label="Formato",
+                    elem_id="lc-cur-export-format",
+                )
+                export_tag = gr.Dropdown(
+                    choices=[""] + list(MILAN_THREADS),
+                    value="",
+                    allow_custom_value=True,
+                    label="Tema",
+                    elem_id="lc-cur-export-tag",
+                )
+                export_audience = gr.Dropdown(
+                    choices=[""] + list(CURATED_AUDIENCES), value="", label="Pubblico", elem_id="lc-cur-export-audience"
+                )
             export_button = gr.Button("Esporta", elem_id="lc-cur-export")
             export_file = gr.File(label="File esportato", interactive=False, elem_id="lc-cur-export-file")
         with gr.Accordion("Segnalazioni negative dalla chat (formatori)", open=False):
-            queue = gr.Dataframe(headers=["n.", "data", "pubblico", "domanda", "commento"], interactive=False,
-                                 elem_id="lc-cur-queue")
+            queue = gr.Dataframe(
+                headers=["n.", "data", "pubblico", "domanda", "commento"], interactive=False, elem_id="lc-cur-queue"
+            )
             with gr.Row():
                 refresh_queue = gr.Button("Aggiorna elenco", elem_id="lc-cur-queue-refresh")
                 feedback_pick = gr.Number(label="Segnalazione n.", precision=0, elem_id="lc-cur-queue-id")
@@ -147,34 +187,53 @@ def build_curated_tab(services: Services, user: gr.State) -> Any:
     def form_from(*values: Any) -> ch.CuratedForm:
         return ch.CuratedForm(**dict(zip(FORM_FIELDS, values, strict=True)))
 
-    search_button.click(lambda q, s, t: ch.search(services.desk, q, s or None, t or None), filters, results,
-                        api_name=False)
-    open_button.click(current, pick, [*form_components, revision, history, status_line], api_name=False)
+    search_button.click(
+        lambda q, s, t: ch.search(services.desk, q, s or None, t or None), filters, results, api_visibility="private"
+    )
+    open_button.click(current, pick, [*form_components, revision, history, status_line], api_visibility="private")
     create_button.click(
         lambda who, *v: after_write(ch.create(services.desk, who, form_from(*v[:8])), *v[8:]),
-        [user, *form_components, *filters], write_outputs, api_name=False)
+        [user, *form_components, *filters],
+        write_outputs,
+        api_visibility="private",
+    )
     save_button.click(
-        lambda who, base, *v: after_write(ch.edit(services.desk, who, v[7].strip(), int(base or 0),
-                                                  form_from(*v[:8])), *v[8:]),
-        [user, revision, *form_components, *filters], write_outputs, api_name=False)
+        lambda who, base, *v: after_write(
+            ch.edit(services.desk, who, v[7].strip(), int(base or 0), form_from(*v[:8])), *v[8:]
+        ),
+        [user, revision, *form_components, *filters],
+        write_outputs,
+        api_visibility="private",
+    )
     approve_button.click(
         lambda who, base, ident, *f: after_write(ch.approve(services.desk, who, ident.strip(), int(base or 0)), *f),
-        [user, revision, pick, *filters], write_outputs, api_name=False)
+        [user, revision, pick, *filters],
+        write_outputs,
+        api_visibility="private",
+    )
     archive_button.click(
         lambda who, base, ident, *f: after_write(ch.archive(services.desk, who, ident.strip(), int(base or 0)), *f),
-        [user, revision, pick, *filters], write_outputs, api_name=False)
+        [user, revision, pick, *filters],
+        write_outputs,
+        api_visibility="private",
+    )
     restore_button.click(
         lambda who, base, ident, number, *f: after_write(
-            ch.restore(services.desk, who, ident.strip(), int(number or 0), int(base or 0)), *f),
-        [user, revision, pick, restore_number, *filters], write_outputs, api_name=False)
+            ch.restore(services.desk, who, ident.strip(), int(number or 0), int(base or 0)), *f
+        ),
+        [user, revision, pick, restore_number, *filters],
+        write_outputs,
+        api_visibility="private",
+    )
 
     def on_export(fmt: str, tag_value: str, audience_value: str) -> Any:
-        outcome = ch.export(services.desk, fmt, Path(tempfile.mkdtemp(prefix="lc-curate-")), tag_value or None,
-                            audience_value or None)
+        outcome = ch.export(
+            services.desk, fmt, Path(tempfile.mkdtemp(prefix="lc-curate-")), tag_value or None, audience_value or None
+        )
         notify(outcome)
         return str(outcome.path) if outcome.path else None
 
-    export_button.click(on_export, [export_format, export_tag, export_audience], export_file, api_name=False)
+    export_button.click(on_export, [export_format, export_tag, export_audience], export_file, api_visibility="private")
 
     def on_queue(who: str | None) -> Any:
         if not who:
@@ -182,17 +241,24 @@ def build_curated_tab(services: Services, user: gr.State) -> Any:
             return []
         return feedback_rows(services)
 
-    refresh_queue.click(on_queue, user, queue, api_name=False)
-    to_draft.click(lambda who, fid, *f: after_write(draft_from_feedback(services, who, fid), *f),
-                   [user, feedback_pick, *filters], write_outputs, api_name=False)
+    refresh_queue.click(on_queue, user, queue, api_visibility="private")
+    to_draft.click(
+        lambda who, fid, *f: after_write(draft_from_feedback(services, who, fid), *f),
+        [user, feedback_pick, *filters],
+        write_outputs,
+        api_visibility="private",
+    )
 
     def wire_chat(answers: gr.State, audience_radio: gr.Radio, save_button_chat: gr.Button) -> None:
-        """"Salva come risposta curata" on the chat: a draft pre-filled from the last answer."""
+        """The chat's "Salva come risposta curata": a draft pre-filled from the last answer."""
+
         def on_save(who: str | None, past: list[Any], who_audience: str, *f: Any) -> tuple[Any, ...]:
             if not past:
                 return after_write(ch.Outcome(False, "Non c'è ancora una risposta da salvare."), *f)
             return after_write(ch.save_chat_answer(services.desk, who, past[-1], "entrambi"), *f)
 
-        save_button_chat.click(on_save, [user, answers, audience_radio, *filters], write_outputs, api_name=False)
+        save_button_chat.click(
+            on_save, [user, answers, audience_radio, *filters], write_outputs, api_visibility="private"
+        )
 
     return wire_chat

@@ -69,22 +69,52 @@ def theme_choices(settings: Settings) -> list[tuple[str, str]]:
     return [(t.label, t.id) for t in requirements.themes]
 
 
-def draft_from_form(authority: str, call_type: str, theme: str, subject: str, needs: str, objectives: str,
-                    recipients: str, duration: str, resources: str, requirements: str, criteria: str, timeline: str,
-                    procedure_manager: str = "", planning_act: str = "", rationale: str = "", submission: str = "",
-                    *, catalog: Catalog | None = None, out_dir: Path | str | None = None,
-                    settings: Settings) -> DraftResult:
+def draft_from_form(
+    authority: str,
+    call_type: str,
+    theme: str,
+    subject: str,
+    needs: str,
+    objectives: str,
+    recipients: str,
+    duration: str,
+    resources: str,
+    requirements: str,
+    criteria: str,
+    timeline: str,
+    procedure_manager: str = "",
+    planning_act: str = "",
+    rationale: str = "",
+    submission: str = "",
+    *,
+    catalog: Catalog | None = None,
+    out_dir: Path | str | None = None,
+    settings: Settings,
+) -> DraftResult:
     """The guided draft as a Markdown preview plus exported .md and .docx files."""
-    form = DraftForm(authority=authority or "", call_type=call_type or "", theme=theme or "", subject=subject or "",
-                     needs=needs or "", objectives=objectives or "", recipients=recipients or "",
-                     duration=duration or "", resources=resources or "", requirements=requirements or "",
-                     criteria=criteria or "", timeline=timeline or "", procedure_manager=procedure_manager or "",
-                     planning_act=planning_act or "", rationale=rationale or "", submission=submission or "")
+    form = DraftForm(
+        authority=authority or "",
+        call_type=call_type or "",
+        theme=theme or "",
+        subject=subject or "",
+        needs=needs or "",
+        objectives=objectives or "",
+        recipients=recipients or "",
+        duration=duration or "",
+        resources=resources or "",
+        requirements=requirements or "",
+        criteria=criteria or "",
+        timeline=timeline or "",
+        procedure_manager=procedure_manager or "",
+        planning_act=planning_act or "",
+        rationale=rationale or "",
+        submission=submission or "",
+    )
     try:
         draft = draft_call(form, _catalog(catalog, settings), load_requirements(settings.corpus_dir))
         directory = Path(out_dir) if out_dir else Path(tempfile.mkdtemp(prefix="lc-bozza-"))
         md_path, docx_path = export_draft(draft, directory)
-    except (DraftError, RequirementsError, ConfigError) as exc:
+    except (DraftError, RequirementsError) as exc:
         return DraftResult("", warning=str(exc))
     except OSError as exc:
         log.error("draft export failed: %s", exc)
@@ -93,7 +123,7 @@ def draft_from_form(authority: str, call_type: str, theme: str, subject: str, ne
         log.error("draft failed: %s: %s", type(exc).__name__, exc)
         return DraftResult("", warning=GENERIC_ERROR)
     missing = [f"{title}: {what}" for title, what in draft.missing]
-    warning = (f"La bozza ha {len(missing)} punti da completare, segnati con [DA COMPLETARE]." if missing else None)
+    warning = f"La bozza ha {len(missing)} punti da completare, segnati con [DA COMPLETARE]." if missing else None
     return DraftResult(draft_markdown(draft), str(md_path), str(docx_path), missing, warning)
 
 
@@ -122,15 +152,21 @@ def report_markdown(report: CallReport) -> str:
     return "\n".join(lines)
 
 
-def check_uploaded_call(path: str | Path | None, *, settings: Settings, catalog: Catalog | None = None,
-                        display_name: str | None = None) -> CheckResult:
+def check_uploaded_call(
+    path: str | Path | None, *, settings: Settings, catalog: Catalog | None = None, display_name: str | None = None
+) -> CheckResult:
     """Check an uploaded call; unreadable, huge or empty files give an Italian warning."""
     if not path:
         return CheckResult("", None, "Carica un avviso in formato PDF, DOCX, TXT o MD.")
     try:
-        report = check_call(Path(path), _catalog(catalog, settings), load_requirements(settings.corpus_dir),
-                            max_upload_mb=settings.max_upload_mb, display_name=display_name or Path(path).name)
-    except (CallCheckError, RequirementsError, ConfigError) as exc:
+        report = check_call(
+            Path(path),
+            _catalog(catalog, settings),
+            load_requirements(settings.corpus_dir),
+            max_upload_mb=settings.max_upload_mb,
+            display_name=display_name or Path(path).name,
+        )
+    except (CallCheckError, RequirementsError) as exc:
         return CheckResult("", None, str(exc))
     except Exception as exc:  # one log line for operators, a plain message for the user
         log.error("call check failed for %s: %s: %s", Path(path).name, type(exc).__name__, exc)

@@ -12,8 +12,10 @@ from .views import EMPTY_SOURCES, sources_panel
 
 log = logging.getLogger(__name__)
 
-GENERIC_ERROR = "Si è verificato un errore imprevisto: la domanda non ha avuto risposta. Riprova; se il problema " \
-                "continua, segnalalo agli amministratori."
+GENERIC_ERROR = (
+    "Si è verificato un errore imprevisto: la domanda non ha avuto risposta. Riprova; se il problema "
+    "continua, segnalalo agli amministratori."
+)
 
 
 @dataclass
@@ -24,8 +26,13 @@ class ChatResult:
     answer: Answer | None = None
 
 
-def chat(assistant: Assistant | None, message: str, history: list[dict[str, Any]] | None, audience: str,
-         unavailable: str = "") -> ChatResult:
+def chat(
+    assistant: Assistant | None,
+    message: str,
+    history: list[dict[str, Any]] | None,
+    audience: str,
+    unavailable: str = "",
+) -> ChatResult:
     """Answer one chat message; problems become an Italian warning, never a traceback."""
     history = list(history or [])
     if assistant is None:

@@ -15,11 +15,11 @@ from ..citations import kind_label
 from ..glossary import Entry, Glossary
 from ..ingest import ingest
 from ..models import KIND_FOLDERS, SUPPORTED_SUFFIXES, Answer
+from ..prompts import text
 from ..text import fold, safe_filename
 from .services import Services
 
 log = logging.getLogger(__name__)
-
 
 
 # --- Glossario ------------------------------------------------------------------------------------
@@ -51,8 +51,9 @@ def glossary_entry_html(services: Services, entry: Entry) -> str:
     parts.append(f"<p><strong>Per gli operatori:</strong> {html.escape(entry.per_operatori)}</p>")
     parts.append("<h4>Base normativa</h4>")
     for ref in entry.legal_basis:
-        chunks = assistant.retriever.catalog.resolve(ref.doc_id, ref.article, ref.comma, ref.section) \
-            if assistant else []
+        chunks = (
+            assistant.retriever.catalog.resolve(ref.doc_id, ref.article, ref.comma, ref.section) if assistant else []
+        )
         info = assistant.retriever.catalog.document(ref.doc_id) if assistant else None
         if not chunks or info is None:
             parts.append(f"<p>{html.escape(ref.describe())}</p>")
@@ -60,16 +61,22 @@ def glossary_entry_html(services: Services, entry: Entry) -> str:
         from ..citations import reference
 
         text = html.escape(chunks[0].text[:1500])
-        parts.append(f"<details><summary>{html.escape(kind_label(info.kind))} - "
-                     f"{html.escape(reference(chunks[0], info))}</summary><p>{text}</p></details>")
+        parts.append(
+            f"<details><summary>{html.escape(kind_label(info.kind))} - "
+            f"{html.escape(reference(chunks[0], info))}</summary><p>{text}</p></details>"
+        )
     if entry.non_confondere_con:
         parts.append("<h4>Da non confondere con</h4><ul>")
-        parts.extend(f"<li><strong>{html.escape(t)}</strong>: {html.escape(d)}</li>" for t, d in
-                     entry.non_confondere_con)
+        parts.extend(
+            f"<li><strong>{html.escape(t)}</strong>: {html.escape(d)}</li>" for t, d in entry.non_confondere_con
+        )
         parts.append("</ul>")
     if entry.related:
-        names = [services.assistant.glossary.entries[r].term for r in entry.related
-                 if services.assistant and r in services.assistant.glossary.entries]
+        names = [
+            services.assistant.glossary.entries[r].term
+            for r in entry.related
+            if services.assistant and r in services.assistant.glossary.entries
+        ]
         parts.append(f"<p class='lc-meta'>Voci collegate: {html.escape(', '.join(names))}</p>")
     parts.append("</article>")
     return "".join(parts)
@@ -79,8 +86,11 @@ def answer_terms_html(answer: Answer | None) -> str:
     """The glossary terms an answer touches, each opening its definition on click."""
     if answer is None or not answer.glossary_terms:
         return ""
-    items = "".join(f"<details class='lc-gloss'><summary>{html.escape(g.term)}</summary>"
-                    f"<p>{html.escape(g.definition)}</p></details>" for g in answer.glossary_terms)
+    items = "".join(
+        f"<details class='lc-gloss'><summary>{html.escape(g.term)}</summary>"
+        f"<p>{html.escape(g.definition)}</p></details>"
+        for g in answer.glossary_terms
+    )
     return f"<div class='lc-terms'><h4>Termini del glossario in questa risposta</h4>{items}</div>"
 
 
@@ -96,8 +106,9 @@ def documents_table(services: Services) -> list[list[Any]]:
     rows = []
     for doc_id, info in sorted(catalog.documents.items(), key=lambda kv: (kv[1].kind, kv[1].title)):
         origin = "corpus" if info.in_manifest else ("caricato" if "uploads" in info.path else "corpus (senza manifest)")
-        rows.append([info.title, kind_label(info.kind), info.version_text, len(catalog.by_doc.get(doc_id, [])),
-                     origin, doc_id])
+        rows.append(
+            [info.title, kind_label(info.kind), info.version_text, len(catalog.by_doc.get(doc_id, [])), origin, doc_id]
+        )
     return rows
 
 
@@ -122,13 +133,21 @@ def upload_documents(services: Services, paths: list[str], kind: str, progress: 
             progress((index, len(paths)), desc=f"Indicizzazione di {name}")
         if source.suffix.lower() not in SUPPORTED_SUFFIXES:
             suffix = source.suffix or "senza estensione"
-            results.append(UploadResult(name, "scartato",
-                                        f"formato non supportato ({suffix}): sono accettati PDF, DOCX, TXT e MD."))
+            results.append(
+                UploadResult(
+                    name, "scartato", f"formato non supportato ({suffix}): sono accettati PDF, DOCX, TXT e MD."
+                )
+            )
             continue
         size = source.stat().st_size if source.exists() else 0
         if size > limit:
-            results.append(UploadResult(name, "scartato", f"il file supera il limite di {settings.max_upload_mb} MB "
-                                        f"({size / 1024 / 1024:.1f} MB)."))
+            results.append(
+                UploadResult(
+                    name,
+                    "scartato",
+                    f"il file supera il limite di {settings.max_upload_mb} MB ({size / 1024 / 1024:.1f} MB).",
+                )
+            )
             continue
         target = folder / name
         shutil.copyfile(source, target)
@@ -171,8 +190,12 @@ def remove_upload(services: Services, doc_id: str) -> str:
 
 
 def conversation_markdown(history: list[dict[str, Any]]) -> str:
-    lines = ["# Conversazione con Lingua Comune", "",
-             "_Risposte composte automaticamente citando i documenti indicizzati: non sono consulenza legale._", ""]
+    lines = [
+        "# Conversazione con Lingua Comune",
+        "",
+        f"_{text('origin_export')} {text('notice')}_",
+        "",
+    ]
     for message in history or []:
         who = "Domanda" if message.get("role") == "user" else "Risposta"
         lines += [f"## {who}", "", str(message.get("content", "")), ""]

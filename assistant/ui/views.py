@@ -8,14 +8,15 @@ from ..catalog import Catalog
 from ..citations import kind_label
 from ..models import Answer, Chunk, Citation
 
-
 EMPTY_SOURCES = "<p class='lc-empty'>Le fonti citate nella risposta compariranno qui, con il testo completo.</p>"
 
 
 def article_context(catalog: Catalog, chunk: Chunk) -> list[Chunk]:
     """The whole article for a comma of a norm; the neighbouring passages for anything else."""
     if chunk.article:
-        return [c for c in catalog.article_chunks(chunk.doc_id, chunk.article) if c.section != "aggiornamento"] or [chunk]
+        return [c for c in catalog.article_chunks(chunk.doc_id, chunk.article) if c.section != "aggiornamento"] or [
+            chunk
+        ]
     siblings = catalog.by_doc.get(chunk.doc_id, [])
     index = next((i for i, c in enumerate(siblings) if c.id == chunk.id), None)
     if index is None:
@@ -36,8 +37,11 @@ def source_card(catalog: Catalog, number: int, cited: Citation) -> str:
             body.append(f"<p><mark id='lc-cited-{number}'>{text}</mark></p>")
         else:
             body.append(f"<p>{text}</p>")
-    title = f"Art. {chunk.article}" + (f" - {chunk.article_title}" if chunk.article_title else "") if chunk.article \
+    title = (
+        f"Art. {chunk.article}" + (f" - {chunk.article_title}" if chunk.article_title else "")
+        if chunk.article
         else (chunk.label or chunk.section or "")
+    )
     identifier = info.urn or info.identifier
     return (
         f"<details class='lc-source' id='lc-source-{number}' open><summary><strong>[{number}]</strong> "
@@ -47,7 +51,9 @@ def source_card(catalog: Catalog, number: int, cited: Citation) -> str:
         + (f" · riferimento ufficiale: <code>{html.escape(identifier)}</code>" if identifier else "")
         + "</p>"
         + (f"<p class='lc-caveat'>Attenzione: {html.escape(info.caveats)}</p>" if info.caveats else "")
-        + f"<h4>{html.escape(title)}</h4>" + "".join(body) + "</details>"
+        + f"<h4>{html.escape(title)}</h4>"
+        + "".join(body)
+        + "</details>"
     )
 
 
