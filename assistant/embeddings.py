@@ -51,6 +51,10 @@ class Embedder(Protocol):
         """The unit-length vector of a question (cached per process)."""
         ...
 
+    def encode_queries(self, texts: Sequence[str], progress: Callable[[int], None] | None = None) -> np.ndarray:
+        """One unit-length row per question, encoded as questions (the question bank), not cached."""
+        ...
+
     def clear_cache(self) -> None:
         """Forget cached question vectors (benchmarks measure cold questions)."""
         ...
@@ -82,6 +86,14 @@ class BaseEmbedder:
                 cache.pop(next(iter(cache)))
             cache[text] = vector
         return vector
+
+    def encode_queries(self, texts: Sequence[str], progress: Callable[[int], None] | None = None) -> np.ndarray:
+        rows = []
+        for text in texts:
+            rows.append(self._query(text))
+            if progress:
+                progress(1)
+        return _unit_rows(np.vstack(rows)) if rows else np.zeros((0, self.dim), dtype=np.float32)
 
     def clear_cache(self) -> None:
         """Forget cached question vectors (benchmarks measure cold questions)."""
@@ -187,19 +199,27 @@ class LangChainEmbeddings(Embeddings):
         return self.embedder.encode_query(text).tolist()
 
 
-def _worker_encode(args: tuple[str, list[str]]) -> np.ndarray:
-    spec, texts = args
-    return get_embedder(spec, 1).encode_documents(texts)
+def _worker_encode(args: tuple[str, list[str], bool]) -> np.ndarray:
+    spec, texts, as_queries = args
+    embedder = get_embedder(spec, 1)
+    return embedder.encode_queries(texts) if as_queries else embedder.encode_documents(texts)
 
 
 def encode_parallel(
-    embedder: Embedder, texts: Sequence[str], workers: int, progress: Callable[[int], None] | None = None
+    embedder: Embedder,
+    texts: Sequence[str],
+    workers: int,
+    progress: Callable[[int], None] | None = None,
+    as_queries: bool = False,
 ) -> np.ndarray:
     """Embed many texts with `workers` processes of one thread each (the 2-core ingest is CPU-bound).
 
     Falls back to this process for small inputs or one worker, where spawning would cost more than it saves.
+    `as_queries` encodes them as questions (the question bank) instead of passages.
     """
     if workers <= 1 or len(texts) < 200 or embedder.name.startswith("st:"):
+        if as_queries:
+            return embedder.encode_queries(texts, progress)
         return embedder.encode_documents(texts, progress)
     import multiprocessing
 
@@ -208,7 +228,7 @@ def encode_parallel(
     context = multiprocessing.get_context("spawn")
     with context.Pool(workers) as pool:
         for batch, vectors in zip(
-            batches, pool.imap(_worker_encode, [(embedder.name, b) for b in batches]), strict=True
+            batches, pool.imap(_worker_encode, [(embedder.name, b, as_queries) for b in batches]), strict=True
         ):
             out.append(vectors)
             embedder.texts_embedded += len(batch)
@@ -243,17 +263,22 @@ def clear_query_caches() -> None:
 
 
 class EmbeddingCache:
-    """Vectors by (embedder, text) in SQLite, so a rebuild re-embeds only text it has never seen."""
+    """Vectors by (embedder, text) in SQLite, so a rebuild re-embeds only text it has never seen.
 
-    def __init__(self, path: Path, embedder: Embedder, workers: int = 1) -> None:
+    With `as_queries`, texts are encoded as questions and cached under their own keys.
+    """
+
+    def __init__(self, path: Path, embedder: Embedder, workers: int = 1, as_queries: bool = False) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         self._db = sqlite3.connect(str(path))
         self._db.execute("CREATE TABLE IF NOT EXISTS vectors (key TEXT PRIMARY KEY, vector BLOB NOT NULL)")
         self._embedder = embedder
         self._workers = workers
+        self._as_queries = as_queries
 
     def _key(self, text: str) -> str:
-        return hashlib.sha256(f"{self._embedder.name}\x00{text}".encode()).hexdigest()
+        mode = "\x00query" if self._as_queries else ""
+        return hashlib.sha256(f"{self._embedder.name}{mode}\x00{text}".encode()).hexdigest()
 
     def encode(self, texts: Sequence[str], progress: Callable[[int], None] | None = None) -> np.ndarray:
         keys = [self._key(t) for t in texts]
@@ -267,7 +292,9 @@ class EmbeddingCache:
         if progress and len(texts) - len(missing):
             progress(len(texts) - len(missing))
         if missing:
-            vectors = encode_parallel(self._embedder, [texts[i] for i in missing], self._workers, progress)
+            vectors = encode_parallel(
+                self._embedder, [texts[i] for i in missing], self._workers, progress, self._as_queries
+            )
             rows = []
             for i, vector in zip(missing, vectors, strict=True):
                 found[keys[i]] = vector

@@ -18,6 +18,7 @@ from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from .bank import sync_bank
 from .catalog import Catalog, LexicalIndex, embed_text, write_json_atomic
 from .config import Settings
 from .embeddings import EmbeddingCache, get_embedder
@@ -49,6 +50,8 @@ class IngestReport:
     unchanged: int = 0
     skipped: list[Skipped] = field(default_factory=list)
     embedded: int = 0  # texts actually sent to the embedder (cache misses)
+    bank_questions: int = 0  # questions of the question bank in the index
+    bank_embedded: int = 0  # bank questions sent to the embedder (cache misses)
     seconds: float = 0.0
 
     @property
@@ -67,6 +70,8 @@ class IngestReport:
             f"rimossi: {len(self.removed)}. Testi calcolati dall'embedder: {self.embedded}. "
             f"Tempo: {self.seconds:.1f} s.",
         ]
+        if self.bank_questions:
+            lines.append(f"Banca delle domande: {self.bank_questions} domande ({self.bank_embedded} calcolate).")
         if self.skipped:
             lines.append(f"File scartati: {len(self.skipped)}")
             lines.extend(f"  - {s.path}: {s.reason}" for s in self.skipped)
@@ -123,6 +128,8 @@ def ingest(
     target = path or root
     with _lock(settings.index_dir):
         report = _ingest_locked(settings, root, target, rebuild, progress, kind)
+        if target.resolve() == root.resolve() and not report.failed:
+            _sync_bank(settings, report, rebuild)
     report.seconds = time.perf_counter() - started
     return report
 
@@ -252,9 +259,22 @@ def _ingest_locked(
     )
     catalog.save(settings.index_dir)
     lexical.save(settings.index_dir)
-    write_json_atomic(state_path, {"chunker": CHUNKER_VERSION, "embedder": embedder.name, "files": files_state})
+    write_json_atomic(
+        state_path,
+        {"chunker": CHUNKER_VERSION, "embedder": embedder.name, "files": files_state, "bank": state.get("bank")},
+    )
     report.documents, report.chunks = len(documents), len(catalog.chunks)
     return report
+
+
+def _sync_bank(settings: Settings, report: IngestReport, rebuild: bool) -> None:
+    """The question bank follows the corpus: re-embedded only when its files (or the embedder) change."""
+    state_path = settings.index_dir / STATE_FILE
+    state = json.loads(state_path.read_text()) if state_path.is_file() else {}
+    synced = sync_bank(settings, state.get("bank"), rebuild)
+    report.bank_questions, report.bank_embedded = synced.questions, synced.embedded
+    if state.get("bank") != synced.digest:
+        write_json_atomic(state_path, {**state, "bank": synced.digest})
 
 
 def _folder_files(folder: Path) -> list[Path]:

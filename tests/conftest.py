@@ -60,7 +60,7 @@ def write_mini_corpus(root: Path) -> Path:
     if (CORPUS / "requisiti").is_dir():
         shutil.copytree(CORPUS / "requisiti", root / "requisiti")
     manifest = (CORPUS / "manifest.toml").read_text(encoding="utf-8")
-    keep = []
+    keep = [manifest.split("[[documents]]")[0]]  # the aliases and defaults
     for block in manifest.split("[[documents]]")[1:]:
         if any(f'doc_id = "{d}"' in block for d in (CTS.stem, l241.stem, "dm-72-2021-linee-guida", "cds-3082-2026")):
             keep.append(

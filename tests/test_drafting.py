@@ -428,7 +428,7 @@ def test_check_call_readable_report_and_errors(
 # --- UI handlers ----------------------------------------------------------------------------------
 
 
-def test_draft_from_form_returns_preview_and_files(catalog: Catalog, tmp_path: Path) -> None:
+def test_draft_from_form_returns_preview_and_files(settings, catalog: Catalog, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     result = draft_from_form(
         COMPLETE_FORM["authority"],
         "co-progettazione",
@@ -444,22 +444,25 @@ def test_draft_from_form_returns_preview_and_files(catalog: Catalog, tmp_path: P
         "",
         catalog=catalog,
         out_dir=tmp_path,
+        settings=settings,
     )
     assert result.markdown.startswith("# Avviso pubblico") and result.md_path and result.docx_path
     assert Path(result.md_path).read_text(encoding="utf-8") == result.markdown
     assert Path(result.docx_path).stat().st_size > 0
     assert result.warning and "punti da completare" in result.warning and result.missing
-    bad = draft_from_form("", "gara", "", "", "", "", "", "", "", "", "", "", catalog=catalog, out_dir=tmp_path)
+    bad = draft_from_form(
+        "", "gara", "", "", "", "", "", "", "", "", "", "", catalog=catalog, out_dir=tmp_path, settings=settings
+    )
     assert bad.markdown == "" and bad.warning and bad.warning.startswith("Tipo di procedura non valido")
 
 
-def test_check_uploaded_call_returns_report_or_warning(catalog: Catalog, tmp_path: Path) -> None:
-    result = check_uploaded_call(GORGONZOLA, catalog=catalog, display_name="avviso.txt")
+def test_check_uploaded_call_returns_report_or_warning(settings, catalog: Catalog, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    result = check_uploaded_call(GORGONZOLA, catalog=catalog, display_name="avviso.txt", settings=settings)
     assert result.warning is None and result.data and result.data["file"] == "avviso.txt"
     assert "| Durata | obbligatorio | ✅ presente |" in result.markdown and "Lessico da appalto" in result.markdown
-    encrypted = check_uploaded_call(write_encrypted_pdf(tmp_path / "x.pdf"), catalog=catalog)
+    encrypted = check_uploaded_call(write_encrypted_pdf(tmp_path / "x.pdf"), catalog=catalog, settings=settings)
     assert encrypted.data is None and encrypted.warning == (
         "Impossibile verificare l'avviso: x.pdf: il PDF è protetto da password e non può essere letto."
     )
-    assert check_uploaded_call(None).warning == "Carica un avviso in formato PDF, DOCX, TXT o MD."
-    assert ("Abitare", "abitare") in theme_choices()
+    assert check_uploaded_call(None, settings=settings).warning == "Carica un avviso in formato PDF, DOCX, TXT o MD."
+    assert ("Abitare", "abitare") in theme_choices(settings)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from evals import metrics
-from evals.run import Item, evaluate, table
+from evals.harness import Item, evaluate, table
 
 
 def test_metrics_are_right_on_a_known_ranking() -> None:

@@ -30,6 +30,7 @@ def cmd_ingest(args: argparse.Namespace, settings: Settings) -> int:
                 "embedded": report.embedded,
                 "seconds": round(report.seconds, 3),
                 "skipped": [{"file": s.path, "reason": s.reason} for s in report.skipped],
+                "bank": {"questions": report.bank_questions, "embedded": report.bank_embedded},
             }
         )
     else:

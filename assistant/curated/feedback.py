@@ -63,7 +63,6 @@ class FeedbackStore:
         self._settings = {
             "embedder": settings.embedder,
             "store": settings.store,
-            
             "top_k": settings.top_k,
             "refusal_threshold": settings.refusal_threshold,
         }

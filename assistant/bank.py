@@ -1,0 +1,224 @@
+"""The question bank (corpus/domande/*.yaml): how people ask what each passage says, in three registers.
+
+Written by the project's editors from the source text (never from the evaluation sets) and versioned in the
+corpus, it bridges vocabulary at no run-time cost: people ask "chi decide se posso diventare socio?", the law
+says "l'ammissione di un nuovo associato è fatta con deliberazione dell'organo di amministrazione".
+`load_bank` reads and validates the files; `sync_bank` (run by ingest) embeds the questions, as questions, into
+their own collection of the store and builds their BM25; `BankIndex.matches` finds the bank questions closest to
+a user's question, whose passages the retriever then lifts.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import yaml
+
+from .catalog import Catalog, LexicalIndex, write_json_atomic
+from .config import Settings
+from .embeddings import EmbeddingCache, get_embedder
+from .legal import CHUNKER_VERSION
+from .models import REGISTERS, Chunk
+from .references import Ref
+from .store import IndexIdentity, IndexMissingError, VectorStore, open_store
+from .text import slug, tokens
+
+log = logging.getLogger(__name__)
+
+BANK_DIR = "domande"
+BANK_FILE = "bank.json"
+BANK_BM25_DIR = "bank-bm25"
+REF_KEYS = ("doc_id", "article", "comma", "section", "chunk")
+
+
+@dataclass(frozen=True)
+class BankQuestion:
+    """One question of the bank and the passages (structured references) that answer it."""
+
+    id: str  # "<doc_id>:<n>", stable while the file keeps its order
+    doc_id: str  # the document whose bank file holds the question
+    text: str
+    register: str  # legale | operatore | funzionario
+    refs: tuple[Ref, ...]
+
+    def as_chunk(self) -> Chunk:
+        """How the store holds it: the question as text, the register as section, the references as refs."""
+        return Chunk(
+            id=self.id, doc_id=self.doc_id, text=self.text, section=self.register, refs=tuple(r.key for r in self.refs)
+        )
+
+    @classmethod
+    def from_chunk(cls, chunk: Chunk) -> BankQuestion:
+        return cls(chunk.id, chunk.doc_id, chunk.text, chunk.section or "", tuple(Ref.from_key(k) for k in chunk.refs))
+
+
+def bank_ref(raw: Any, doc_id: str) -> Ref:
+    """A bank reference: `{article, comma}`, `{section}` or `{chunk}` (a local chunk id), `doc_id` optional."""
+    if not isinstance(raw, dict) or not set(raw) <= set(REF_KEYS) or not any(raw.get(k) for k in REF_KEYS[1:]):
+        raise ValueError(f"riferimento non valido {raw!r}: usa article/comma, section oppure chunk")
+    target = str(raw.get("doc_id") or doc_id)
+    if raw.get("chunk"):
+        return Ref(target, section=f"#{raw['chunk']}")  # "#": a chunk id, resolved by `resolve_ref`
+    return Ref.from_mapping({"doc_id": target, **{k: raw.get(k) for k in ("article", "comma", "section")}})
+
+
+def resolve_ref(ref: Ref, catalog: Catalog) -> list[Chunk]:
+    """The passages a bank reference points to (never the amendment notes of an article)."""
+    if ref.section and ref.section.startswith("#"):
+        found = catalog.by_id.get(f"{ref.doc_id}:{ref.section[1:]}")
+        return [found] if found else []
+    chunks = catalog.resolve(ref.doc_id, ref.article, ref.comma, ref.section)
+    return [c for c in chunks if c.section != "aggiornamento"]
+
+
+def load_bank(folder: Path) -> tuple[list[BankQuestion], list[str]]:
+    """Every question of the bank files, and the Italian problems of the files that could not be read in full."""
+    questions: list[BankQuestion] = []
+    problems: list[str] = []
+    for path in sorted(folder.glob("*.yaml")) if folder.is_dir() else []:
+        try:
+            data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        except (OSError, yaml.YAMLError) as exc:
+            problems.append(f"{path.name}: file non leggibile ({exc}).")
+            continue
+        if not isinstance(data, dict) or not data.get("doc_id") or not isinstance(data.get("passages"), list):
+            problems.append(f"{path.name}: servono doc_id e passages (una lista).")
+            continue
+        doc_id = str(data["doc_id"])
+        number = 0
+        for index, item in enumerate(data["passages"], start=1):
+            where = f"{path.name}, voce {index}"
+            try:
+                refs = tuple(bank_ref(r, doc_id) for r in item.get("refs") or [])
+                if not refs:
+                    raise ValueError("mancano i riferimenti (refs)")
+                asked = item.get("questions") or {}
+                if not isinstance(asked, dict) or set(asked) - set(REGISTERS):
+                    raise ValueError(f"questions deve avere le chiavi {', '.join(REGISTERS)}")
+            except (ValueError, AttributeError) as exc:
+                problems.append(f"{where}: {exc}.")
+                continue
+            for register in REGISTERS:
+                for text in asked.get(register) or []:
+                    number += 1
+                    questions.append(
+                        BankQuestion(f"{doc_id}:{number}", doc_id, " ".join(str(text).split()), register, refs)
+                    )
+    return questions, problems
+
+
+def bank_digest(questions: list[BankQuestion], embedder: str) -> str:
+    """Changes whenever a question, its register, its references or the embedder change."""
+    payload = json.dumps([[q.id, q.text, q.register, [r.key for r in q.refs]] for q in questions], ensure_ascii=False)
+    return hashlib.sha256(f"{embedder}\x00{payload}".encode()).hexdigest()
+
+
+def bank_settings(settings: Settings) -> Settings:
+    """The same store, the bank's own collection."""
+    return settings.model_copy(update={"collection": f"{settings.collection}_{BANK_DIR}"})
+
+
+@dataclass(frozen=True)
+class BankSync:
+    digest: str
+    questions: int
+    embedded: int  # questions sent to the embedder (cache misses)
+
+
+def sync_bank(settings: Settings, previous_digest: str | None, rebuild: bool = False) -> BankSync:
+    """Bring the bank's collection and BM25 up to date with corpus/domande (a no-op when nothing changed)."""
+    questions, problems = load_bank(settings.corpus_dir / BANK_DIR)
+    for problem in problems:
+        log.warning("question bank: %s", problem)
+    digest = bank_digest(questions, settings.embedder)
+    if rebuild:
+        with contextlib.suppress(IndexMissingError):
+            open_store(bank_settings(settings)).drop()
+    elif digest == previous_digest and (settings.index_dir / BANK_FILE).is_file():
+        try:
+            if open_store(bank_settings(settings), check_chunker=False).count() == len(questions):
+                return BankSync(digest, len(questions), 0)
+        except IndexMissingError:
+            pass
+    embedder = get_embedder(settings.embedder, settings.embed_threads)
+    identity = IndexIdentity(embedder.name, embedder.dim, CHUNKER_VERSION)
+    cache = EmbeddingCache(
+        settings.data_dir / "cache" / f"embeddings-{slug(embedder.name, 80)}.sqlite3",
+        embedder,
+        settings.ingest_workers,
+        as_queries=True,
+    )
+    before = embedder.texts_embedded
+    try:
+        vectors = cache.encode([q.text for q in questions])
+    finally:
+        cache.close()
+    store = open_store(bank_settings(settings), identity, create=True)
+    stale = store.ids() - {q.id for q in questions}
+    if stale:
+        store.delete(sorted(stale))
+    if questions:
+        store.upsert([q.as_chunk() for q in questions], vectors)
+    store.set_identity(identity)
+    save_local(settings, questions)
+    log.info("question bank: %d questions indexed", len(questions))
+    return BankSync(digest, len(questions), max(0, embedder.texts_embedded - before))
+
+
+def save_local(settings: Settings, questions: list[BankQuestion]) -> None:
+    write_json_atomic(settings.index_dir / BANK_FILE, [q.as_chunk().to_dict() for q in questions])
+    LexicalIndex.build([q.id for q in questions], [q.text for q in questions]).save(settings.index_dir / BANK_BM25_DIR)
+
+
+class BankIndex:
+    """The bank questions with their vectors (exact cosine in memory) and their BM25."""
+
+    def __init__(self, questions: list[BankQuestion], matrix: np.ndarray, lexical: LexicalIndex) -> None:
+        self.questions = questions
+        self.matrix = matrix
+        self.lexical = lexical
+        self.row = {q.id: i for i, q in enumerate(questions)}
+
+    @classmethod
+    def load(cls, settings: Settings, identity: IndexIdentity) -> BankIndex | None:
+        """The bank built by ingest; None when this index has none (built before the bank existed)."""
+        try:
+            store: VectorStore = open_store(bank_settings(settings), identity)
+        except IndexMissingError:
+            return None
+        ids, matrix = store.all_vectors()
+        local = settings.index_dir / BANK_FILE
+        lexical = LexicalIndex.load(settings.index_dir / BANK_BM25_DIR)
+        if local.is_file() and lexical is not None:
+            chunks = [Chunk.from_dict(c) for c in json.loads(local.read_text(encoding="utf-8"))]
+        else:  # a new instance over a shared store: rebuild the local files
+            chunks = store.all_chunks()
+            save_local(settings, [BankQuestion.from_chunk(c) for c in chunks])
+            lexical = LexicalIndex.load(settings.index_dir / BANK_BM25_DIR)
+        by_id = {c.id: BankQuestion.from_chunk(c) for c in chunks}
+        keep = [i for i, cid in enumerate(ids) if cid in by_id]
+        if not keep or lexical is None:
+            return None
+        return cls([by_id[ids[i]] for i in keep], matrix[keep], lexical)
+
+    def matches(self, vector: np.ndarray, question: str, n: int, rrf_k: int = 20) -> list[tuple[BankQuestion, float]]:
+        """The bank questions closest to a user's question: dense and BM25 rankings fused, with the dense similarity."""
+        dense = self.matrix @ vector
+        top = np.argsort(-dense)[:n]
+        scores: dict[int, float] = {int(i): 1.0 / (rrf_k + rank + 1) for rank, i in enumerate(top)}
+        for rank, (qid, _) in enumerate(self.lexical.search(tokens(question), n)):
+            row = self.row[qid]
+            scores[row] = scores.get(row, 0.0) + 1.0 / (rrf_k + rank + 1)
+        ranked = sorted(scores, key=lambda i: -scores[i])[:n]
+        return [(self.questions[i], float(dense[i])) for i in ranked]
+
+    def best_similarity(self, vector: np.ndarray) -> float:
+        """How close the question is to anything the bank says people ask: a signal of the domain."""
+        return float(np.max(self.matrix @ vector)) if len(self.questions) else 0.0

@@ -1,0 +1,5 @@
+"""`python -m assistant.cli ...`: the same command as `assistant ...`."""
+
+from . import main
+
+raise SystemExit(main())
