@@ -208,12 +208,16 @@ class BankIndex:
             return None
         return cls([by_id[ids[i]] for i in keep], matrix[keep], lexical)
 
-    def matches(self, vector: np.ndarray, question: str, n: int, rrf_k: int = 20) -> list[tuple[BankQuestion, float]]:
-        """The bank questions closest to a user's question: dense and BM25 rankings fused, with the dense similarity."""
+    def matches(
+        self, vector: np.ndarray, question: str, n: int, rrf_k: int = 20, how: str = "both"
+    ) -> list[tuple[BankQuestion, float]]:
+        """The bank questions closest to a user's question: dense and BM25 rankings fused (or one of them, `how`),
+        each with its dense similarity."""
         dense = self.matrix @ vector
-        top = np.argsort(-dense)[:n]
-        scores: dict[int, float] = {int(i): 1.0 / (rrf_k + rank + 1) for rank, i in enumerate(top)}
-        for rank, (qid, _) in enumerate(self.lexical.search(tokens(question), n)):
+        scores: dict[int, float] = {}
+        if how in ("both", "dense"):
+            scores = {int(i): 1.0 / (rrf_k + rank + 1) for rank, i in enumerate(np.argsort(-dense)[:n])}
+        for rank, (qid, _) in enumerate(self.lexical.search(tokens(question), n) if how != "dense" else []):
             row = self.row[qid]
             scores[row] = scores.get(row, 0.0) + 1.0 / (rrf_k + rank + 1)
         ranked = sorted(scores, key=lambda i: -scores[i])[:n]

@@ -140,6 +140,8 @@ class LexicalIndex:
     def build(cls, ids: list[str], texts: list[str]) -> LexicalIndex:
         import bm25s
 
+        logging.getLogger("bm25s").setLevel(logging.WARNING)  # bm25s sets DEBUG on import and logs every build
+
         if not ids:
             return cls(None, [])
         model = bm25s.BM25(k1=1.2, b=0.75)

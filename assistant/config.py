@@ -64,6 +64,13 @@ class Settings(BaseSettings):
         ("linee_guida", "giurisprudenza", "prassi", "avviso", "formazione"),
         description="Kinds of document whose citations of the law are followed (refs_weight).",
     )
+    bank_weight: float = Field(
+        2.0, ge=0, description="Weight of the passages lifted by the question bank (corpus/domande) in the fusion."
+    )
+    bank_candidates: int = Field(40, ge=1, le=200, description="Bank questions matched per question before fusion.")
+    bank_match: Literal["both", "dense", "lexical"] = Field(
+        "both", description="How a question finds bank questions: dense and BM25 fused, or one of them."
+    )
     kind_weights: dict[str, float] = Field(
         default_factory=lambda: {
             "norma": 1.0,

@@ -156,7 +156,9 @@ def _ingest_locked(
                 f"L'indice è stato costruito con l'embedder {found.embedder!r}, ma la configurazione usa "
                 f"{wanted_embedder!r}. Ricostruisci l'indice con: assistant ingest --rebuild"
             )
-    chunker_changed = state.get("chunker") != CHUNKER_VERSION
+    # Chunks record the citations the manifest's aliases resolve: new aliases re-chunk every file.
+    chunker = f"{CHUNKER_VERSION}+{manifest.aliases.digest()}"
+    chunker_changed = state.get("chunker") != chunker
     if store is None:
         files_state = {}
 
@@ -261,7 +263,7 @@ def _ingest_locked(
     lexical.save(settings.index_dir)
     write_json_atomic(
         state_path,
-        {"chunker": CHUNKER_VERSION, "embedder": embedder.name, "files": files_state, "bank": state.get("bank")},
+        {"chunker": chunker, "embedder": embedder.name, "files": files_state, "bank": state.get("bank")},
     )
     report.documents, report.chunks = len(documents), len(catalog.chunks)
     return report

@@ -13,7 +13,7 @@ import yaml
 
 from .errors import UserError
 from .models import FOLDER_KINDS, KINDS, DocumentInfo
-from .references import DocAliases
+from .references import DocAliases, JudgmentName
 from .text import italian_date
 
 MANIFEST_NAME = "manifest.toml"
@@ -97,10 +97,10 @@ def load_manifest(root: Path) -> Manifest:
             raise ManifestError(f"{path}: doc_id duplicato {entry['doc_id']!r}.")
         fields = {k: str(v) for k, v in entry.items() if k in DocumentInfo.__dataclass_fields__}
         documents[entry["doc_id"]] = DocumentInfo(**fields)  # type: ignore[arg-type]
-    return Manifest(root=root, documents=documents, aliases=_aliases(data, path))
+    return Manifest(root=root, documents=documents, aliases=_aliases(data, path, documents))
 
 
-def _aliases(data: dict[str, Any], path: Path) -> DocAliases:
+def _aliases(data: dict[str, Any], path: Path, documents: dict[str, DocumentInfo]) -> DocAliases:
     """The `[[aliases]]` patterns (in order) and the `[defaults]` of the manifest."""
     patterns = []
     for number, entry in enumerate(data.get("aliases", []), start=1):
@@ -113,7 +113,13 @@ def _aliases(data: dict[str, Any], path: Path) -> DocAliases:
                 f"{path}: l'alias n. {number} ({entry['doc_id']}) non è un'espressione regolare valida: {exc}."
             ) from None
     defaults = data.get("defaults", {})
-    return DocAliases(tuple(patterns), defaults.get("law"), frozenset(defaults.get("numbered_sections", ())))
+    judgments = [JudgmentName.parse(d.doc_id, d.short_ref) for d in documents.values() if d.kind == "giurisprudenza"]
+    return DocAliases(
+        tuple(patterns),
+        defaults.get("law"),
+        frozenset(defaults.get("numbered_sections", ())),
+        tuple(j for j in judgments if j is not None),
+    )
 
 
 def corpus_files(root: Path, manifest: Manifest) -> list[Path]:

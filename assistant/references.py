@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import re
 from dataclasses import dataclass
 from urllib.parse import parse_qs
@@ -52,6 +53,48 @@ class Ref:
         return f"{self.doc_id}" + (f" ({', '.join(where)})" if where else "")
 
 
+_COURTS = {
+    "corte": re.compile(r"\b(?:corte costituzionale|corte cost|consulta)\b"),
+    "cds": re.compile(r"\b(?:consiglio di stato|cds|c d s|palazzo spada)\b"),
+    "tar": re.compile(r"\b(?:tar|t a r|tribunale amministrativo(?: regionale)?)\b"),
+}
+_REF_NUMBER = re.compile(r"\bn\s*(\d{1,6})\s+(\d{4})\b")
+
+
+@dataclass(frozen=True)
+class JudgmentName:
+    """How people name a judgment: the court, the places of a TAR, the number and the year."""
+
+    doc_id: str
+    court: str  # corte | cds | tar
+    places: frozenset[str]
+    number: str
+    year: str
+
+    @classmethod
+    def parse(cls, doc_id: str, short_ref: str) -> JudgmentName | None:
+        """From the manifest's short reference: "TAR Lombardia-Milano, sez. II, n. 2533/2024"."""
+        folded = fold(short_ref)
+        court = next((name for name, pattern in _COURTS.items() if pattern.search(folded)), None)
+        number = _REF_NUMBER.search(folded)
+        if court is None or number is None:
+            return None
+        words = set(folded.split()) | set(doc_id.split("-"))
+        places = frozenset(w for w in words if w.isalpha() and len(w) > 3 and w not in {"corte", "cost", "sentenza"})
+        return cls(doc_id, court, places if court == "tar" else frozenset(), number.group(1), number.group(2))
+
+    def score(self, folded: str, words: set[str]) -> int:
+        """3: number and year; 2: court, place (for a TAR) and year; 1: court and place or year; 0: not named."""
+        if self.number in words and self.year in words and len(self.number) >= 2:
+            return 3
+        if not _COURTS[self.court].search(folded):
+            return 0
+        place = bool(self.places & words) if self.court == "tar" else True
+        if place and self.year in words:
+            return 2
+        return 1 if place and (self.places or self.year in words) else 0
+
+
 @dataclass(frozen=True)
 class DocAliases:
     """How texts and questions name the corpus's documents (patterns over folded text, from the manifest).
@@ -63,10 +106,32 @@ class DocAliases:
     patterns: tuple[tuple[re.Pattern[str], str], ...] = ()
     default_law: str | None = None
     numbered_sections: frozenset[str] = frozenset()
+    judgments: tuple[JudgmentName, ...] = ()
+
+    def digest(self) -> str:
+        """Changes with the patterns: chunks record the citations these patterns resolve."""
+        payload = "\n".join(f"{doc}\t{pattern.pattern}" for pattern, doc in self.patterns)
+        return hashlib.sha256(payload.encode()).hexdigest()[:12]
 
     def named_in(self, folded: str) -> list[str]:
         """The documents a folded text names, in manifest order."""
         return [doc_id for pattern, doc_id in self.patterns if pattern.search(folded)]
+
+    def judgments_named(self, folded: str) -> list[str]:
+        """The judgments a question names ("il TAR Milano nel 2024", "Consiglio di Stato n. 4540/2024"), best first.
+
+        Only a clear naming counts: the best score must be shared by at most two judgments.
+        """
+        words = set(folded.split())
+        scored = [(j.score(folded, words), j.doc_id) for j in self.judgments]
+        best = max((s for s, _ in scored), default=0)
+        found = [doc for s, doc in scored if s == best and best > 0]
+        if not found:  # "la Corte costituzionale": a court with one judgment in the corpus names it
+            for court, pattern in _COURTS.items():
+                of_court = [j.doc_id for j in self.judgments if j.court == court]
+                if len(of_court) == 1 and pattern.search(folded):
+                    found = of_court
+        return found if len(found) <= 2 else []
 
     def named_near(self, folded: str, within: int) -> str | None:
         """The document named in the first `within` characters of a folded text, if any."""

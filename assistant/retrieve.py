@@ -9,6 +9,7 @@ from functools import cached_property
 
 import numpy as np
 
+from .bank import BankIndex, resolve_ref
 from .catalog import Catalog, LexicalIndex
 from .config import Settings
 from .embeddings import Embedder, get_embedder
@@ -72,8 +73,10 @@ class Retriever:
         embedder: Embedder,
         glossary: Glossary | None = None,
         aliases: DocAliases | None = None,
+        bank: BankIndex | None = None,
     ) -> None:
         self.settings = settings
+        self.bank = bank
         self.aliases = aliases or DocAliases()
         self.glossary = glossary or Glossary({})
         self.catalog = catalog
@@ -97,6 +100,7 @@ class Retriever:
             embedder,
             load_glossary(settings.corpus_dir / "glossario"),
             load_manifest(settings.corpus_dir).aliases,
+            BankIndex.load(settings, identity),
         )
 
     def search(self, question: str, k: int | None = None, expansions: list[str] | None = None) -> list[Hit]:
@@ -110,9 +114,11 @@ class Retriever:
         dense_query = self.speller.respell(question) if self.settings.respell else question
         if expansions and self.settings.glossary_expansion_dense:
             dense_query = f"{dense_query} ({', '.join(expansions)})"
-        dense = self.dense_search(self.embedder.encode_query(dense_query), n)
-        fused = self._fuse(lexical, dense)
-        routed = self._routed(question)
+        vector = self.embedder.encode_query(dense_query)
+        dense = self.dense_search(vector, n)
+        bank = self.bank_ranking(question, vector)
+        fused = self._fuse(lexical, dense, bank)
+        routed = self._routed(question, fused, vector)
         hits: list[Hit] = []
         seen: set[str] = set()
         best = fused[0].score if fused else 1.0
@@ -151,11 +157,41 @@ class Retriever:
     def _row_of(self) -> dict[str, int]:
         return {cid: i for i, cid in enumerate(self._matrix[0])}
 
-    def _fuse(self, lexical: list[tuple[str, float]], dense: list[tuple[str, float]]) -> list[Hit]:
-        """Weighted reciprocal-rank fusion of BM25, dense and cited-passage rankings, then the kind prior."""
+    def bank_ranking(self, question: str, vector: np.ndarray) -> list[tuple[str, float]]:
+        """Passages whose bank questions resemble the user's, best first, with that question's similarity.
+
+        A reference to several passages (a whole article, a section) lifts the one closest to the question.
+        """
+        if self.bank is None or not self.settings.bank_weight:
+            return []
+        out: dict[str, float] = {}
+        s = self.settings
+        for asked, similarity in self.bank.matches(vector, question, s.bank_candidates, s.rrf_k, s.bank_match):
+            for ref in asked.refs:
+                targets = resolve_ref(ref, self.catalog)
+                if len(targets) > 1:
+                    closest = self._similarities(vector, [c.id for c in targets])
+                    targets = [max(targets, key=lambda c: closest.get(c.id, 0.0))]
+                for chunk in targets:
+                    out.setdefault(chunk.id, similarity)
+        return list(out.items())
+
+    def _similarities(self, vector: np.ndarray, ids: list[str]) -> dict[str, float]:
+        if self.settings.dense_search == "exact":
+            _, matrix = self._matrix
+            return {i: float(matrix[self._row_of[i]] @ vector) for i in ids if i in self._row_of}
+        return {i: float(np.dot(v, vector)) for i, v in self.store.vectors(ids).items()}
+
+    def _fuse(
+        self,
+        lexical: list[tuple[str, float]],
+        dense: list[tuple[str, float]],
+        bank: list[tuple[str, float]] | None = None,
+    ) -> list[Hit]:
+        """Weighted reciprocal-rank fusion of BM25, dense, bank and cited-passage rankings, then the kind prior."""
         s = self.settings
         scores: dict[str, float] = {}
-        for ranking, weight in ((lexical, s.lexical_weight), (dense, s.dense_weight)):
+        for ranking, weight in ((lexical, s.lexical_weight), (dense, s.dense_weight), (bank or [], s.bank_weight)):
             for rank, (cid, _) in enumerate(ranking):
                 scores[cid] = scores.get(cid, 0.0) + weight / (s.rrf_k + rank + 1)
         if s.lexical_score_weight and lexical:
@@ -215,19 +251,33 @@ class Retriever:
         top = lexical[0][1] if lexical else 1.0
         return next((s / top for i, s in lexical if i == cid), 0.0)
 
-    def _routed(self, question: str) -> list[Chunk]:
-        """Chunks of the articles a question names, the named comma first."""
+    def _routed(self, question: str, fused: list[Hit], vector: np.ndarray) -> list[Chunk]:
+        """Passages put first because the question names them.
+
+        A judgment, guideline or practice document it names comes first (its passages closest to the question),
+        then the articles it names (the named comma, or the article's two passages that rank best), then the law
+        defining the term of a "che cos'è X?" question.
+        """
+        rank = {h.chunk.id: i for i, h in enumerate(fused)}
         out: list[Chunk] = []
+        folded = fold(question)
+        named = [*self.aliases.judgments_named(folded), *self.aliases.named_in(folded)]
+        sources = [d for d in dict.fromkeys(named) if (info := self.catalog.document(d)) and info.kind != "norma"]
+        for doc_id in sources:
+            out.extend(self._closest_of(doc_id, rank, vector, 3 if len(sources) == 1 else 2))
         for ref in parse_references(question, self.aliases):
             if ref.section:
                 out.extend(self.catalog.resolve(ref.doc_id or "", section=ref.section)[:3])
                 continue
             docs = [ref.doc_id] if ref.doc_id else [self.aliases.default_law] if self.aliases.default_law else []
             for doc_id in docs:
-                chunks = self.catalog.article_chunks(doc_id, ref.article or "")
-                if wanted := (ref.comma or "").lower():
-                    chunks = sorted(chunks, key=lambda c: (c.comma or "").lower() != wanted)
-                out.extend(c for c in chunks if c.section != "aggiornamento")
+                chunks = [
+                    c for c in self.catalog.article_chunks(doc_id, ref.article or "") if c.section != "aggiornamento"
+                ]
+                wanted = (ref.comma or "").lower()
+                named_comma = [c for c in chunks if wanted and (c.comma or "").lower() == wanted]
+                best = sorted(chunks, key=lambda c: rank.get(c.id, 10_000 + c.position))
+                out.extend(named_comma or best[:2])
         if self.settings.glossary_routing and is_definitional(question):
             for entry in self.glossary.detect(question)[:1]:
                 for basis in entry.legal_basis:
@@ -240,11 +290,15 @@ class Retriever:
             unique.setdefault(c.id, c)
         return list(unique.values())[:8]
 
+    def _closest_of(self, doc_id: str, rank: dict[str, int], vector: np.ndarray, n: int) -> list[Chunk]:
+        """A document's n passages that rank best for the question (by dense similarity when none ranked)."""
+        chunks = [c for c in self.catalog.by_doc.get(doc_id, []) if c.section not in ("intestazione", "aggiornamento")]
+        ranked = sorted((c for c in chunks if c.id in rank), key=lambda c: rank[c.id])
+        if len(ranked) < n:
+            similarity = self._similarities(vector, [c.id for c in chunks])
+            ranked += sorted((c for c in chunks if c.id not in rank), key=lambda c: -similarity.get(c.id, 0.0))
+        return ranked[:n]
+
     def dense_scores(self, question: str, ids: list[str]) -> dict[str, float]:
         """Cosine similarity of a question with given chunks."""
-        q = self.embedder.encode_query(question)
-        if self.settings.dense_search == "exact":
-            _, matrix = self._matrix
-            row = self._row_of
-            return {i: float(matrix[row[i]] @ q) for i in ids if i in row}
-        return {i: float(np.dot(v, q)) for i, v in self.store.vectors(ids).items()}
+        return self._similarities(self.embedder.encode_query(question), ids)
