@@ -9,15 +9,14 @@ import logging
 from dataclasses import dataclass, replace
 from typing import Protocol
 
-from .catalog import LexicalIndex
 from .citations import kind_label, quoted_passages
 from .config import Settings
 from .errors import UserError
+from .evidence import Assessment, Confidence, assess, load_scope
 from .glossary import Entry, Glossary, is_definitional
 from .models import AUDIENCES, KIND_PRIORITY, Answer, Chunk, Citation, GlossaryRef, Hit
 from .prompts import render, text
 from .retrieve import Retriever
-from .text import tokens
 
 log = logging.getLogger(__name__)
 
@@ -45,32 +44,6 @@ def clean_question(raw: str | None, limit: int) -> Question:
     return Question(value)
 
 
-def evidence(question: str, hits: list[Hit], lexical: LexicalIndex, settings: Settings) -> float:
-    """How well the top hits support an answer, in [0, 1].
-
-    A mix of the best dense similarity (rescaled between two calibrated bounds) and the IDF-weighted share
-    of the question's words that the top passages contain: a word the corpus never uses counts heavily.
-    """
-    if not hits:
-        return 0.0
-    if hits[0].routed:
-        return 1.0
-    wanted = set(tokens(question))
-    if not wanted:
-        return 0.0
-    top = hits[:3]
-    have: set[str] = set()
-    for hit in top:
-        have.update(tokens(hit.chunk.text))
-    total = sum(lexical.idf(t) for t in wanted)
-    coverage = sum(lexical.idf(t) for t in wanted & have) / total if total else 0.0
-    dense = max(h.dense for h in top)
-    low, high = settings.refusal_dense_low, settings.refusal_dense_high
-    dense_part = min(1.0, max(0.0, (dense - low) / (high - low))) if high > low else 0.0
-    share = settings.refusal_dense_share
-    return share * dense_part + (1 - share) * coverage
-
-
 class CuratedSource(Protocol):
     """Approved curated answers, served before anything else (see assistant.curated)."""
 
@@ -86,6 +59,7 @@ class Assistant:
         self.settings = settings
         self.retriever = retriever
         self.curated = curated
+        self.scope = load_scope(settings.corpus_dir)
 
     @classmethod
     def load(cls, settings: Settings, curated: CuratedSource | None = None) -> Assistant:
@@ -108,14 +82,28 @@ class Assistant:
             served = self.curated.serve(question.text, audience)
             if served is not None:
                 return self.with_terms(replace(served, query=raw_question, notes=question.notes), terms)
-        hits = self.retriever.search(question.text, max(self.settings.top_k, 8))
+        found = self.retriever.retrieve(question.text, max(self.settings.top_k, 8))
+        hits = found.hits
         if terms and is_definitional(question.text):
-            answer = self.define(raw_question, question, terms[0], hits, audience)
-        elif evidence(question.text, hits, self.retriever.lexical, self.settings) < self.settings.refusal_threshold:
-            answer = self.refuse(raw_question, question, hits)
+            return self.with_terms(self.define(raw_question, question, terms[0], hits, audience), terms)
+        verdict = self.assess(question.text, found.hits, found.bank_similarity, len(terms))
+        if verdict.refuse:
+            answer = self.refuse(raw_question, question, hits, verdict.topic)
         else:
-            answer = self.compose(raw_question, question, hits, audience)
+            answer = self.compose(raw_question, question, hits, audience, verdict.confidence)
         return self.with_terms(answer, terms)
+
+    def assess(self, question: str, hits: list[Hit], bank_similarity: float, glossary_terms: int) -> Assessment:
+        """In the domain or not, and how confident: see `assistant.evidence`."""
+        return assess(
+            question,
+            hits,
+            self.retriever.lexical,
+            self.settings,
+            bank_similarity=bank_similarity,
+            glossary_terms=glossary_terms,
+            scope=self.scope,
+        )
 
     def with_terms(self, answer: Answer, question_terms: list[Entry]) -> Answer:
         """List the glossary terms the question and the answer touch, with the one canonical definition."""
@@ -174,15 +162,23 @@ class Assistant:
             hits=tuple(hits),
         )
 
-    def refuse(self, raw: str, question: Question, hits: list[Hit]) -> Answer:
+    def refuse(self, raw: str, question: Question, hits: list[Hit], topic: str | None = None) -> Answer:
         body = render(
             "refusal.md",
-            refusal=REFUSAL,
+            refusal=REFUSAL + (" " + text("out_of_scope", topic=topic) if topic else ""),
             coverage=text("coverage", topics=self.coverage()),
             origin=text("origin_extractive"),
             notice=text("notice"),
         )
-        return Answer(query=raw, answer=body, refused=True, source="extractive", notes=question.notes, hits=tuple(hits))
+        return Answer(
+            query=raw,
+            answer=body,
+            refused=True,
+            source="extractive",
+            notes=question.notes,
+            hits=tuple(hits),
+            confidence="bassa",
+        )
 
     def coverage(self) -> str:
         kinds: dict[str, int] = {}
@@ -199,7 +195,8 @@ class Assistant:
         """The passages worth quoting: close to the best score, distinct, law first."""
         if not hits:
             return []
-        best = hits[0].score
+        # Routed passages are placed first with a bonus; the others compete with the best of themselves.
+        best = max((h.score for h in hits if not h.routed), default=hits[0].score)
         chosen: list[Hit] = []
         keys: set[tuple[str, str | None, str | None]] = set()
         for hit in hits:
@@ -214,7 +211,7 @@ class Assistant:
             chosen.append(hit)
         if chosen and all(self._kind(h.chunk) != "formazione" for h in chosen):
             # Training material explains the law in plain words: quote the best section beside the law.
-            module = next((h for h in hits[:5] if self._kind(h.chunk) == "formazione"), None)
+            module = next((h for h in hits[:8] if self._kind(h.chunk) == "formazione"), None)
             if module is not None:
                 chosen.append(module)
         order = {h.chunk.id: i for i, h in enumerate(chosen)}
@@ -227,13 +224,18 @@ class Assistant:
     def _passages(self, question: str, chunks: list[Chunk]) -> tuple[list[str], list[Citation]]:
         return quoted_passages(question, chunks, self.retriever.catalog)
 
-    def compose(self, raw: str, question: Question, hits: list[Hit], audience: str) -> Answer:
+    def compose(
+        self, raw: str, question: Question, hits: list[Hit], audience: str, confidence: Confidence = "alta"
+    ) -> Answer:
         selected = self.select(question.text, hits)
         passages, citations = self._passages(question.text, [h.chunk for h in selected])
         sources = "\n".join(f"[{i}] {c.label}" for i, c in enumerate(citations, start=1))
+        intro = text(f"intro_{audience}")
+        if confidence == "bassa":
+            intro = f"{text('uncertain')}\n\n{intro}"
         body = render(
             "answer_extractive.md",
-            intro=text(f"intro_{audience}"),
+            intro=intro,
             passages="\n\n".join(passages),
             sources=sources,
             origin=text("origin_extractive"),
@@ -247,4 +249,5 @@ class Assistant:
             citations=tuple(citations),
             notes=question.notes,
             hits=tuple(hits),
+            confidence=confidence,
         )

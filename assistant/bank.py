@@ -114,6 +114,65 @@ def load_bank(folder: Path) -> tuple[list[BankQuestion], list[str]]:
     return questions, problems
 
 
+def bank_problems(questions: list[BankQuestion], catalog: Catalog) -> list[str]:
+    """Italian problems: references that resolve to no indexed passage, questions repeated with the same words."""
+    problems = []
+    unresolved: set[str] = set()
+    for q in questions:
+        for ref in q.refs:
+            if not resolve_ref(ref, catalog) and ref.key not in unresolved:
+                unresolved.add(ref.key)
+                where = ref.describe().replace("sezione '#", "passaggio '")
+                problems.append(
+                    f"Banca delle domande ({q.doc_id}): il riferimento {where} non corrisponde a nessun "
+                    "passaggio indicizzato."
+                )
+    seen: dict[frozenset[str], BankQuestion] = {}
+    for q in questions:
+        key = frozenset(tokens(q.text))
+        if key in seen:
+            problems.append(
+                f"Banca delle domande: «{q.text}» ({q.id}) ha le stesse parole di «{seen[key].text}» ({seen[key].id})."
+            )
+        seen.setdefault(key, q)
+    return problems
+
+
+def eval_overlaps(
+    questions: list[BankQuestion],
+    eval_questions: list[str],
+    vectors: np.ndarray,
+    eval_vectors: np.ndarray,
+    threshold: float,
+) -> list[str]:
+    """Bank questions copied from an evaluation set: the same stemmed words, or a cosine of at least `threshold`
+    between the two questions (both encoded as questions)."""
+    problems = []
+    words = {frozenset(tokens(text)): text for text in eval_questions}
+    similarity = vectors @ eval_vectors.T if len(eval_questions) and len(questions) else np.zeros((len(questions), 0))
+    for row, q in enumerate(questions):
+        same = words.get(frozenset(tokens(q.text)))
+        best = int(np.argmax(similarity[row])) if similarity.shape[1] else -1
+        if same is not None:
+            problems.append(
+                f"Banca delle domande: «{q.text}» ({q.id}) ha le stesse parole della domanda di "
+                f"valutazione «{same}»: riscrivila a partire dal testo della fonte."
+            )
+        elif best >= 0 and similarity[row, best] >= threshold:
+            problems.append(
+                f"Banca delle domande: «{q.text}» ({q.id}) è quasi identica (similarità "
+                f"{similarity[row, best]:.3f}) alla domanda di valutazione «{eval_questions[best]}»."
+            )
+    return problems
+
+
+def coverage_gaps(questions: list[BankQuestion], catalog: Catalog, doc_id: str) -> list[str]:
+    """The articles of a norm that no bank question points to."""
+    covered = {c.article for q in questions for ref in q.refs for c in resolve_ref(ref, catalog) if c.doc_id == doc_id}
+    articles = dict.fromkeys(c.article for c in catalog.by_doc.get(doc_id, []) if c.article)
+    return [a for a in articles if a not in covered]
+
+
 def bank_digest(questions: list[BankQuestion], embedder: str) -> str:
     """Changes whenever a question, its register, its references or the embedder change."""
     payload = json.dumps([[q.id, q.text, q.register, [r.key for r in q.refs]] for q in questions], ensure_ascii=False)

@@ -68,6 +68,13 @@ class Settings(BaseSettings):
         2.0, ge=0, description="Weight of the passages lifted by the question bank (corpus/domande) in the fusion."
     )
     bank_candidates: int = Field(40, ge=1, le=200, description="Bank questions matched per question before fusion.")
+    bank_close_floor: float = Field(
+        0.9, ge=0, lt=1, description="Similarity to a bank question above which the match counts as a paraphrase."
+    )
+    bank_close_weight: float = Field(
+        2.0, ge=0, description="Extra weight of a bank paraphrase, growing with its similarity above the floor."
+    )
+    bank_sum: bool = Field(False, description="Sum the bank questions that point to a passage (else the best one).")
     bank_match: Literal["both", "dense", "lexical"] = Field(
         "both", description="How a question finds bank questions: dense and BM25 fused, or one of them."
     )
@@ -90,13 +97,34 @@ class Settings(BaseSettings):
         True, description='For "che cos\'è X?" questions, put the law that defines X (glossary legal basis) first.'
     )
     respell: bool = Field(True, description="Respell the question as the corpus writes it before dense encoding.")
-    refusal_threshold: float = Field(
-        0.70, ge=0, le=1, description="Minimum evidence score (0-1) below which the assistant refuses to answer."
-    )
     refusal_dense_low: float = Field(0.76, description="Dense similarity that counts as no evidence (refusal score).")
     refusal_dense_high: float = Field(0.90, description="Dense similarity that counts as full evidence.")
     refusal_dense_share: float = Field(
         0.75, ge=0, le=1, description="Share of dense similarity (vs. word coverage) in the evidence score."
+    )
+    domain_weights: dict[str, float] = Field(
+        default_factory=lambda: {
+            "evidence": 3.014,
+            "bank": 45.8037,
+            "dense": -0.1301,
+            "unknown": -1.1478,
+            "glossary": -0.8458,
+            "routed": 0.5586,
+            "out_of_scope": -3.0696,
+            "bias": -41.8378,
+        },
+        description="Logistic weights of the domain model (evidence, bank, dense, unknown, glossary, routed, "
+        "out_of_scope, bias), calibrated on the dev set by `python -m evals.calibrate`.",
+    )
+    domain_threshold: float = Field(
+        0.341, ge=0, le=1, description="Domain probability below which a question is refused as outside the corpus."
+    )
+    confidence_high: float = Field(0.85, ge=0, le=1, description="Evidence score from which an answer is `alta`.")
+    confidence_medium: float = Field(
+        0.7,
+        ge=0,
+        le=1,
+        description="Evidence score from which an answer is `media` (below: `bassa`, flagged uncertain).",
     )
     max_question_chars: int = Field(1000, ge=50, description="Longer questions are cut, with a note.")
     answer_max_citations: int = Field(3, ge=1, le=10, description="Passages quoted in an extractive answer.")
@@ -108,6 +136,16 @@ class Settings(BaseSettings):
     )
     trainer_users: str = Field(
         "", description="Trainer logins as `user:pbkdf2-hash` pairs separated by commas (see `assistant trainer hash`)."
+    )
+    evals_dir: Path = Field(
+        Path("evals/datasets"),
+        description="Evaluation sets; `corpus check` refuses authored questions that copy theirs (skipped if absent).",
+    )
+    eval_copy_similarity: float = Field(
+        0.975,
+        ge=0,
+        le=1,
+        description="Cosine (question vs question) from which an authored question copies an eval one.",
     )
     max_upload_mb: int = Field(20, ge=1, le=500, description="Largest accepted upload, in MB.")
 

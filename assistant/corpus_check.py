@@ -2,11 +2,20 @@
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
+import numpy as np
+
+from .bank import BANK_DIR, bank_problems, coverage_gaps, eval_overlaps, load_bank
+from .catalog import Catalog
 from .config import Settings
+from .embeddings import EmbeddingCache, get_embedder
 from .errors import CheckReport
 from .index import indexed_catalog
 from .manifest import MANIFEST_NAME, ManifestError, corpus_files, load_manifest
 from .references import find_links
+from .text import slug
 
 
 def check_corpus(settings: Settings) -> list[str]:
@@ -56,12 +65,62 @@ def check_corpus(settings: Settings) -> list[str]:
     return problems
 
 
+def eval_questions(folder: Path) -> list[str]:
+    """Every question of the evaluation sets (questions, previous questions of follow-ups, paraphrases)."""
+    found: list[str] = []
+    for path in sorted(folder.glob("*.jsonl")) if folder.is_dir() else []:
+        for line in path.read_text(encoding="utf-8").splitlines():
+            if line.strip():
+                item = json.loads(line)
+                found += [item[k] for k in ("question", "previous") if isinstance(item.get(k), str)]
+                found += [p for p in item.get("paraphrases") or [] if isinstance(p, str)]
+    return found
+
+
+def encode_questions(settings: Settings, texts: list[str]) -> np.ndarray:
+    """Questions encoded as questions, through the embedding cache (a second check embeds nothing)."""
+    embedder = get_embedder(settings.embedder, settings.embed_threads)
+    cache = EmbeddingCache(
+        settings.data_dir / "cache" / f"embeddings-{slug(embedder.name, 80)}.sqlite3",
+        embedder,
+        settings.ingest_workers,
+        as_queries=True,
+    )
+    try:
+        return cache.encode(texts)
+    finally:
+        cache.close()
+
+
+def check_bank(settings: Settings, catalog: Catalog) -> tuple[list[str], list[str]]:
+    """Problems of the question bank (references, repetitions, copies of evaluation questions) and its coverage."""
+    questions, problems = load_bank(settings.corpus_dir / BANK_DIR)
+    if not questions:
+        return problems, []
+    problems += bank_problems(questions, catalog)
+    evaluation = eval_questions(settings.evals_dir)
+    if evaluation:
+        vectors = encode_questions(settings, [q.text for q in questions])
+        problems += eval_overlaps(
+            questions, evaluation, vectors, encode_questions(settings, evaluation), settings.eval_copy_similarity
+        )
+    notes = [f"Banca delle domande: {len(questions)} domande su {len({q.doc_id for q in questions})} documenti."]
+    law = load_manifest(settings.corpus_dir).aliases.default_law
+    if law:
+        gaps = coverage_gaps(questions, catalog, law)
+        notes.append(f"Articoli di {law} senza domande: {', '.join(gaps) if gaps else 'nessuno'}.")
+    return problems, notes
+
+
 def corpus_report(settings: Settings) -> CheckReport:
     """The outcome of `assistant corpus check`."""
     problems = check_corpus(settings)
+    bank, notes = check_bank(settings, indexed_catalog(settings))
+    problems += bank
     documents = len(load_manifest(settings.corpus_dir).documents) if not problems else 0
     return CheckReport.of(
         problems,
         f"Corpus non valido: {len(problems)} problemi.",
         f"Corpus valido: {documents} documenti nel manifest, tutte le citazioni risolte.",
+        notes,
     )

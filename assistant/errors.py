@@ -25,10 +25,11 @@ class CheckReport:
     problems: tuple[str, ...]
     failure: str
     success: str
+    notes: tuple[str, ...] = ()  # information printed either way (coverage, figures)
 
     @classmethod
-    def of(cls, problems: Sequence[str], failure: str, success: str) -> CheckReport:
-        return cls(tuple(problems), failure, success)
+    def of(cls, problems: Sequence[str], failure: str, success: str, notes: Sequence[str] = ()) -> CheckReport:
+        return cls(tuple(problems), failure, success, tuple(notes))
 
     @property
     def ok(self) -> bool:

@@ -19,6 +19,8 @@ from .text import italian_date
 MANIFEST_NAME = "manifest.toml"
 # Folders that hold data the assistant uses directly, not documents to index.
 NOT_INDEXED_DIRS = ("glossario", "requisiti", "domande", "prontuario")
+# Files at the corpus root that describe the corpus rather than being documents.
+DATA_FILES = (MANIFEST_NAME, "ambito.yaml")
 
 
 class ManifestError(UserError, ValueError):
@@ -127,7 +129,7 @@ def corpus_files(root: Path, manifest: Manifest) -> list[Path]:
     companions = manifest.companions
     files = []
     for path in sorted(root.rglob("*")):
-        if not path.is_file() or path.name == MANIFEST_NAME or path.name.startswith("."):
+        if not path.is_file() or path.name in DATA_FILES or path.name.startswith("."):
             continue
         rel = path.relative_to(root)
         if rel.parts[0] in NOT_INDEXED_DIRS or rel.as_posix() in companions:

@@ -167,6 +167,7 @@ class Answer:
     curated_id: str | None = None
     notes: tuple[str, ...] = ()
     hits: tuple[Hit, ...] = field(default=(), compare=False)
+    confidence: Literal["alta", "media", "bassa"] = "alta"  # bassa: shown as uncertain; refusals are bassa
 
     def to_json(self) -> dict[str, Any]:
         """The `assistant ask --json` contract."""
@@ -179,4 +180,5 @@ class Answer:
             "glossary_terms": [asdict(g) for g in self.glossary_terms],
             "curated_id": self.curated_id,
             "notes": list(self.notes),
+            "confidence": self.confidence,
         }

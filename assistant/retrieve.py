@@ -61,6 +61,12 @@ def _latin_suffix(value: str) -> str:
     return re.sub(r"(\d)\s*([a-z])", r"\1-\2", value.strip())
 
 
+@dataclass(frozen=True)
+class Retrieval:
+    hits: list[Hit]
+    bank_similarity: float  # best cosine with a question of the bank: a signal of the domain
+
+
 class Retriever:
     """Loaded once per process: catalogue, BM25, vector store and embedder; thread-safe for queries."""
 
@@ -104,7 +110,11 @@ class Retriever:
         )
 
     def search(self, question: str, k: int | None = None, expansions: list[str] | None = None) -> list[Hit]:
-        """Top-k hits for a question: routed articles first, then the fusion of BM25 and dense rankings."""
+        """Top-k hits for a question: named documents and articles first, then the fused rankings."""
+        return self.retrieve(question, k, expansions).hits
+
+    def retrieve(self, question: str, k: int | None = None, expansions: list[str] | None = None) -> Retrieval:
+        """The hits and the domain signal of the bank (how close the question is to what people ask)."""
         k = k or self.settings.top_k
         n = max(self.settings.candidates, k)
         expansions = list(expansions or [])
@@ -134,7 +144,8 @@ class Retriever:
             )
             seen.add(chunk.id)
         hits.extend(h for h in fused if h.chunk.id not in seen)
-        return hits[:k]
+        similarity = self.bank.best_similarity(vector) if self.bank is not None else 0.0
+        return Retrieval(hits[:k], similarity)
 
     def dense_search(self, vector: np.ndarray, n: int) -> list[tuple[str, float]]:
         """Exact cosine over the vectors held in memory (default), or the store's HNSW index."""
@@ -166,15 +177,22 @@ class Retriever:
             return []
         out: dict[str, float] = {}
         s = self.settings
-        for asked, similarity in self.bank.matches(vector, question, s.bank_candidates, s.rrf_k, s.bank_match):
+        matches = self.bank.matches(vector, question, s.bank_candidates, s.rrf_k, s.bank_match)
+        for rank, (asked, similarity) in enumerate(matches):
             for ref in asked.refs:
                 targets = resolve_ref(ref, self.catalog)
                 if len(targets) > 1:
                     closest = self._similarities(vector, [c.id for c in targets])
                     targets = [max(targets, key=lambda c: closest.get(c.id, 0.0))]
+                # Rank-based, plus a share for a close paraphrase of a bank question (the similarity above a floor).
+                close = max(0.0, similarity - s.bank_close_floor) / (1.0 - s.bank_close_floor)
+                score = (1.0 + s.bank_close_weight * close) / (s.rrf_k + rank + 1)
                 for chunk in targets:
-                    out.setdefault(chunk.id, similarity)
-        return list(out.items())
+                    if s.bank_sum:  # a passage that several close bank questions point to is lifted more
+                        out[chunk.id] = out.get(chunk.id, 0.0) + score
+                    else:
+                        out.setdefault(chunk.id, score)
+        return sorted(out.items(), key=lambda kv: -kv[1])
 
     def _similarities(self, vector: np.ndarray, ids: list[str]) -> dict[str, float]:
         if self.settings.dense_search == "exact":
@@ -191,9 +209,12 @@ class Retriever:
         """Weighted reciprocal-rank fusion of BM25, dense, bank and cited-passage rankings, then the kind prior."""
         s = self.settings
         scores: dict[str, float] = {}
-        for ranking, weight in ((lexical, s.lexical_weight), (dense, s.dense_weight), (bank or [], s.bank_weight)):
+        for ranking, weight in ((lexical, s.lexical_weight), (dense, s.dense_weight)):
             for rank, (cid, _) in enumerate(ranking):
                 scores[cid] = scores.get(cid, 0.0) + weight / (s.rrf_k + rank + 1)
+        for cid, value in bank or []:
+            # The bank's score already holds its rank (1/(k+rank+1)) and how close the bank question is.
+            scores[cid] = scores.get(cid, 0.0) + s.bank_weight * value
         if s.lexical_score_weight and lexical:
             # RRF sees only ranks; a passage that BM25 scores far above the rest (a rare name, a unique word)
             # also gets a share of its normalised score, on the scale of a first rank.

@@ -6,8 +6,8 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from assistant.answer import evidence
 from assistant.config import load_settings
+from assistant.evidence import evidence
 from assistant.retrieve import Retriever
 from evals.harness import DATASETS, as_candidates, load_items, make_matcher, run_pipeline, score_run
 
@@ -58,7 +58,7 @@ def ablation_rows(base: Any, items: list[Any], steps: list[tuple[str, dict[str, 
             hits = retriever.search(question, 10)
             return as_candidates(hits), evidence(question, hits, retriever.lexical, settings)
 
-        rows.append(score_run(run_pipeline(name, items, search, settings.refusal_threshold), items, match))
+        rows.append(score_run(run_pipeline(name, items, search), items, match))
     retriever.settings = base
     return rows
 

@@ -1,65 +1,75 @@
-"""Calibrate the refusal score on the dev set: grid search of its parameters for the best refusal F1.
+"""Calibrate the domain model and the confidence levels on the dev set only (the test set stays held out).
 
-The score mixes the best dense similarity (rescaled between `low` and `high`) and the IDF-weighted share of
-the question's words found in the top passages. Prints the best parameters and their dev precision/recall;
-`make eval` then reports the held-out test set with the committed defaults.
+For every dev question the pipeline's own features are computed (`assistant.evidence.assess`); a logistic
+regression separates answerable questions (in the domain) from unanswerable ones; the threshold is the highest
+that refuses at most `--max-refused` of the answerable dev questions. Prints the settings to commit in
+`assistant/config.py` (`domain_weights`, `domain_threshold`) and the dev figures they reach.
 """
 
 from __future__ import annotations
 
 import argparse
-import itertools
+import json
 from pathlib import Path
 
-from assistant.answer import Assistant
+import numpy as np
+
+from assistant.answer import Assistant, clean_question
 from assistant.config import load_settings
+from assistant.evidence import FEATURES, fit_logistic
 from assistant.glossary import is_definitional
-from assistant.text import tokens
-from evals import metrics
 from evals.harness import DATASETS, load_items
 
 
-def features(assistant: Assistant, question: str) -> tuple[float, float, bool]:
-    """(best dense similarity of the top 3, IDF-weighted coverage, bypass) for one question."""
-    retriever = assistant.retriever
-    hits = retriever.search(question, 8)
-    bypass = bool(hits and hits[0].routed) or bool(assistant.glossary.detect(question) and is_definitional(question))
-    wanted = set(tokens(question))
-    have: set[str] = set()
-    for hit in hits[:3]:
-        have.update(tokens(hit.chunk.text))
-    total = sum(retriever.lexical.idf(t) for t in wanted)
-    coverage = sum(retriever.lexical.idf(t) for t in wanted & have) / total if total else 0.0
-    dense = max((h.dense for h in hits[:3]), default=0.0)
-    return dense, coverage, bypass
+def features(assistant: Assistant, question: str) -> dict[str, float] | None:
+    """The domain features of a question as `Assistant.ask` computes them; None when it never refuses it."""
+    text = clean_question(question, assistant.settings.max_question_chars).text
+    terms = assistant.glossary.detect(text)
+    if terms and is_definitional(text):
+        return None  # a definition question is answered from the glossary, never refused
+    found = assistant.retriever.retrieve(text, max(assistant.settings.top_k, 8))
+    verdict = assistant.assess(text, found.hits, found.bank_similarity, len(terms))
+    return dict(verdict.features)
+
+
+def fit(rows: list[dict[str, float]], in_domain: list[int]) -> dict[str, float]:
+    """Logistic weights in the features' own units (standardised for the fit, then scaled back)."""
+    x = np.array([[r[name] for name in FEATURES] for r in rows], dtype=float)
+    mean, scale = x.mean(axis=0), x.std(axis=0) + 1e-9
+    w = fit_logistic(((x - mean) / scale).tolist(), in_domain)
+    weights = {name: float(w[i] / scale[i]) for i, name in enumerate(FEATURES)}
+    weights["bias"] = float(w[-1] - sum(w[i] * mean[i] / scale[i] for i in range(len(FEATURES))))
+    return weights
+
+
+def probability(row: dict[str, float], weights: dict[str, float]) -> float:
+    z = weights["bias"] + sum(weights[name] * row[name] for name in FEATURES)
+    return float(1.0 / (1.0 + np.exp(-z)))
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser()
+    parser = argparse.ArgumentParser(description="Calibra il modello di dominio sul set di sviluppo.")
     parser.add_argument("--dataset", default=str(DATASETS / "retrieval_dev.jsonl"))
+    parser.add_argument("--max-refused", type=float, default=0.02, help="answerable questions refused at most")
     args = parser.parse_args(argv)
     assistant = Assistant.load(load_settings())
-    items = load_items(Path(args.dataset))
-    rows = [(features(assistant, i.question), i.expect_refusal) for i in items]
-    should = [r for _, r in rows]
-    best: tuple[float, ...] = (-1.0,)
-    for low, high, share in itertools.product(
-        (0.74, 0.76, 0.78, 0.80, 0.82), (0.84, 0.86, 0.88, 0.90, 0.92), (0.0, 0.25, 0.4, 0.5, 0.6, 0.75, 1.0)
-    ):
-        if high <= low:
-            continue
-        scores = []
-        for (dense, coverage, bypass), _ in rows:
-            dense_part = min(1.0, max(0.0, (dense - low) / (high - low)))
-            scores.append(1.0 if bypass else share * dense_part + (1 - share) * coverage)
-        threshold, f1 = metrics.best_threshold(scores, should)
-        precision, recall = metrics.refusal_scores(should, [s < threshold for s in scores])
-        if f1 > best[0]:
-            best = (f1, low, high, share, threshold, precision, recall)
-    f1, low, high, share, threshold, precision, recall = best
+    rows, labels = [], []
+    for item in load_items(Path(args.dataset)):
+        row = features(assistant, item.question)
+        if row is not None:
+            rows.append(row)
+            labels.append(0 if item.expect_refusal else 1)
+    weights = fit(rows, labels)
+    scores = [probability(r, weights) for r in rows]
+    answerable = sorted(s for s, y in zip(scores, labels, strict=True) if y == 1)
+    allowed = int(args.max_refused * len(answerable))  # answerable questions that may fall below the threshold
+    threshold = answerable[allowed] - 1e-6 if answerable else 0.5
+    refused_ok = sum(s < threshold for s, y in zip(scores, labels, strict=True) if y == 0)
+    refused_bad = sum(s < threshold for s, y in zip(scores, labels, strict=True) if y == 1)
+    print("domain_weights = " + json.dumps({k: round(v, 4) for k, v in weights.items()}))
+    print(f"domain_threshold = {threshold:.4f}")
     print(
-        f"refusal_dense_low={low} refusal_dense_high={high} refusal_dense_share={share} "
-        f"refusal_threshold={threshold:.4f}  (dev: F1 {f1:.3f}, precision {precision:.3f}, recall {recall:.3f})"
+        f"dev: unanswerable refused {refused_ok}/{labels.count(0)}, answerable refused {refused_bad}/{labels.count(1)}"
     )
     return 0
 

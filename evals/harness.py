@@ -21,12 +21,14 @@ import numpy as np
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
-from assistant.answer import Assistant, evidence
+from assistant.answer import Assistant
 from assistant.catalog import Catalog, embed_text, section_matches
 from assistant.citations import quoted_spans
 from assistant.config import Settings
 from assistant.embeddings import EmbeddingCache, LangChainEmbeddings, get_embedder
+from assistant.glossary import is_definitional
 from assistant.models import REGISTERS, Chunk, Hit
+from assistant.retrieve import Retrieval
 from assistant.text import fold, slug, tokens
 from evals import metrics
 
@@ -246,13 +248,37 @@ def score_run(run: Run, items: list[Item], match: Callable[[Candidate, dict[str,
     }
 
 
+def domain_score(assistant: Assistant, question: str, found: Retrieval) -> float:
+    """The pipeline's refusal score: the domain probability (a definition question is never refused)."""
+    terms = assistant.glossary.detect(question)
+    if terms and is_definitional(question):
+        return 1.0
+    return assistant.assess(question, found.hits, found.bank_similarity, len(terms)).domain
+
+
 def answer_checks(assistant: Assistant, items: list[Item]) -> dict[str, Any]:
-    """Citation validity (cited chunk retrieved, quoted words inside it) and refusals on unanswerable items."""
+    """What the user sees, per register: the answer cites an expected passage ("citazione giusta"), answerable
+    questions refused, unanswerable questions refused; plus citation validity (cited chunk retrieved, quotes
+    verbatim) and the confidence levels shown."""
     citations = valid = 0
     problems: list[str] = []
     refused_ok = unanswerable = 0
+    counts: dict[str, dict[str, int]] = {}
+    confidence: dict[str, int] = {}
     for item in items:
         answer = assistant.ask(item.question, item.audience)
+        for group in ("overall", item.register):
+            c = counts.setdefault(group, {"answerable": 0, "right": 0, "refused": 0, "unanswerable": 0, "ok": 0})
+            if item.expect_refusal:
+                c["unanswerable"] += 1
+                c["ok"] += int(answer.refused)
+            else:
+                c["answerable"] += 1
+                c["refused"] += int(answer.refused)
+                cited = [assistant.retriever.catalog.by_id.get(x.chunk_id) for x in answer.citations]
+                c["right"] += int(any(ch and chunk_matches(ch, g) for ch in cited for g in item.expected))
+        if not answer.refused:
+            confidence[answer.confidence] = confidence.get(answer.confidence, 0) + 1
         retrieved = {h.chunk.id for h in answer.hits}
         cited_texts = [
             assistant.retriever.catalog.by_id[c.chunk_id].text
@@ -274,12 +300,45 @@ def answer_checks(assistant: Assistant, items: list[Item]) -> dict[str, Any]:
             unanswerable += 1
             refused_ok += int(answer.refused)
     quotes_ok = not any("letterale" in p for p in problems)
+    levels = {
+        group: {
+            "right_citation": c["right"] / c["answerable"] if c["answerable"] else None,
+            "answerable_refused": c["refused"] / c["answerable"] if c["answerable"] else None,
+            "unanswerable_refused": c["ok"] / c["unanswerable"] if c["unanswerable"] else None,
+            "answerable": c["answerable"],
+            "unanswerable": c["unanswerable"],
+        }
+        for group, c in counts.items()
+    }
     return {
+        "answers": levels,
+        "confidence": confidence,
         "citations": citations,
         "citation_validity": (valid / citations if citations else 1.0) if quotes_ok else 0.0,
         "problems": problems[:20],
         "unanswerable_refused": f"{refused_ok}/{unanswerable}",
     }
+
+
+def answers_table(checks: dict[str, Any]) -> str:
+    """The answer-level metrics by register."""
+    lines = [
+        "| registro | citazione giusta | risposte rifiutate (rispondibili) | rifiuti giusti (non rispondibili) |",
+        "|---|---|---|---|",
+    ]
+
+    def pct(value: float | None, n: int) -> str:
+        return f"{value:.3f} (n={n})" if value is not None else "-"
+
+    for group in ("overall", *REGISTERS):
+        row = checks["answers"].get(group)
+        if row:
+            lines.append(
+                f"| {group} | {pct(row['right_citation'], row['answerable'])} | "
+                f"{pct(row['answerable_refused'], row['answerable'])} | "
+                f"{pct(row['unanswerable_refused'], row['unanswerable'])} |"
+            )
+    return "\n".join(lines)
 
 
 def _same_quotes(text: str) -> str:
@@ -322,10 +381,12 @@ def evaluate(
     runs: list[Run] = []
 
     def configured(question: str) -> tuple[list[Candidate], float]:
-        hits = retriever.search(question, 10)
-        return as_candidates(hits), evidence(question, hits, retriever.lexical, settings)
+        found = retriever.retrieve(question, 10)
+        return as_candidates(found.hits), domain_score(assistant, question, found)
 
-    runs.append(run_pipeline("configurata (ibrida + instradamento)", items, configured, settings.refusal_threshold))
+    runs.append(
+        run_pipeline("configurata (ibrida + banca + instradamento)", items, configured, settings.domain_threshold)
+    )
     if with_baselines:
 
         def bm25_only(question: str) -> tuple[list[Candidate], float]:

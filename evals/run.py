@@ -11,7 +11,7 @@ from pathlib import Path
 
 from assistant.config import load_settings
 from evals.ablation import STEPS, ablation_rows, ablation_table
-from evals.harness import DATASETS, EVALS, evaluate, load_items, table
+from evals.harness import DATASETS, EVALS, answers_table, evaluate, load_items, table
 from evals.report import write_results
 
 
@@ -35,7 +35,8 @@ def main(argv: list[str] | None = None) -> int:
             not (args.no_backends or args.quick),
         )
         print(table(report["results"]))
-        print(json.dumps(report["answer_checks"], ensure_ascii=False, indent=1))
+        print(answers_table(report["answer_checks"]))
+        print(json.dumps({k: v for k, v in report["answer_checks"].items() if k != "answers"}, ensure_ascii=False))
         return 0
     dev_items = load_items(DATASETS / "retrieval_dev.jsonl", args.limit)
     test_items = load_items(DATASETS / "retrieval_test.jsonl", args.limit)

@@ -33,6 +33,8 @@ def queries(query: list[str] | None) -> Iterable[str]:
 
 def report(result: CheckReport) -> int:
     """Print a check report: problems and summary on stderr (exit 1), or the success sentence (exit 0)."""
+    for note in result.notes:
+        print(note)
     if result.ok:
         print(result.success)
         return 0

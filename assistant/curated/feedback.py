@@ -64,7 +64,7 @@ class FeedbackStore:
             "embedder": settings.embedder,
             "store": settings.store,
             "top_k": settings.top_k,
-            "refusal_threshold": settings.refusal_threshold,
+            "domain_threshold": settings.domain_threshold,
         }
 
     def record(self, answer: Answer, audience: str, positive: bool, comment: str = "") -> int:
