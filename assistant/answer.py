@@ -101,6 +101,7 @@ class Assistant:
             self.retriever.lexical,
             self.settings,
             bank_similarity=bank_similarity,
+            bank_size=len(self.retriever.bank.questions) if self.retriever.bank is not None else 0,
             glossary_terms=glossary_terms,
             scope=self.scope,
         )

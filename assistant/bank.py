@@ -82,6 +82,7 @@ def load_bank(folder: Path) -> tuple[list[BankQuestion], list[str]]:
     """Every question of the bank files, and the Italian problems of the files that could not be read in full."""
     questions: list[BankQuestion] = []
     problems: list[str] = []
+    numbers: dict[str, int] = {}  # per document, across files
     for path in sorted(folder.glob("*.yaml")) if folder.is_dir() else []:
         try:
             data = yaml.safe_load(path.read_text(encoding="utf-8"))
@@ -92,7 +93,6 @@ def load_bank(folder: Path) -> tuple[list[BankQuestion], list[str]]:
             problems.append(f"{path.name}: servono doc_id e passages (una lista).")
             continue
         doc_id = str(data["doc_id"])
-        number = 0
         for index, item in enumerate(data["passages"], start=1):
             where = f"{path.name}, voce {index}"
             try:
@@ -107,9 +107,9 @@ def load_bank(folder: Path) -> tuple[list[BankQuestion], list[str]]:
                 continue
             for register in REGISTERS:
                 for text in asked.get(register) or []:
-                    number += 1
+                    numbers[doc_id] = numbers.get(doc_id, 0) + 1
                     questions.append(
-                        BankQuestion(f"{doc_id}:{number}", doc_id, " ".join(str(text).split()), register, refs)
+                        BankQuestion(f"{doc_id}:{numbers[doc_id]}", doc_id, " ".join(str(text).split()), register, refs)
                     )
     return questions, problems
 

@@ -119,6 +119,12 @@ class Settings(BaseSettings):
     domain_threshold: float = Field(
         0.341, ge=0, le=1, description="Domain probability below which a question is refused as outside the corpus."
     )
+    domain_min_bank: int = Field(
+        200, ge=0, description="Bank questions needed for the domain model; with fewer, `fallback_refusal` decides."
+    )
+    fallback_refusal: float = Field(
+        0.7, ge=0, le=1, description="Evidence score below which a question is refused when there is no question bank."
+    )
     confidence_high: float = Field(0.85, ge=0, le=1, description="Evidence score from which an answer is `alta`.")
     confidence_medium: float = Field(
         0.7,

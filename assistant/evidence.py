@@ -111,10 +111,15 @@ def assess(
     settings: Settings,
     *,
     bank_similarity: float,
+    bank_size: int,
     glossary_terms: int,
     scope: list[OutOfScope],
 ) -> Assessment:
-    """Refuse out of the domain; otherwise the confidence of the answer, from the evidence score."""
+    """Refuse out of the domain; otherwise the confidence of the answer, from the evidence score.
+
+    The domain model leans on the question bank; over a corpus without one (or a token one) it cannot tell, and
+    the evidence score alone decides, against `fallback_refusal`.
+    """
     folded = fold(question)
     topic = next((s.topic for s in scope if s.named_in(folded)), None)
     score = evidence(question, hits, lexical, settings)
@@ -127,8 +132,14 @@ def assess(
         "routed": float(bool(hits and hits[0].routed)),
         "out_of_scope": float(topic is not None),
     }
-    domain = domain_probability(values, settings)
-    refuse = not hits or domain < settings.domain_threshold
+    if bank_size >= settings.domain_min_bank:
+        domain = domain_probability(values, settings)
+        weak = domain < settings.domain_threshold
+    else:
+        domain = score
+        weak = score < settings.fallback_refusal or topic is not None
+    # A question that names an article or a document of the corpus is in its domain, whatever the score.
+    refuse = not hits or (weak and not hits[0].routed)
     if score >= settings.confidence_high:
         level: Confidence = "alta"
     elif score >= settings.confidence_medium:

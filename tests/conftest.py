@@ -24,6 +24,23 @@ CTS = CORPUS / "norme" / "dlgs-117-2017-codice-terzo-settore.txt"
 MINI_ARTICLES = ("4", "5", "17", "32", "55", "56", "57")
 
 
+# A few questions of the real bank (corpus/domande) for the mini corpus's articles.
+MINI_BANK = """doc_id: dlgs-117-2017-codice-terzo-settore
+passages:
+  - refs: [{article: "17", comma: "3"}]
+    questions:
+      operatore: ["Come volontario posso ricevere un piccolo compenso fisso per le ore che faccio?"]
+      funzionario: ["Nel piano dei costi posso riconoscere ai volontari un rimborso spese forfetario?"]
+  - refs: [{article: "55", comma: "4"}]
+    questions:
+      funzionario:
+        - "Prima di individuare gli enti partner di una co-progettazione tramite accreditamento, cosa deve definire l'amministrazione?"
+  - refs: [{article: "56", comma: "2"}]
+    questions:
+      operatore: ["Con la convenzione il Comune ci paga il servizio o ci rimborsa solo le spese?"]
+"""
+
+
 def cut_articles(path: Path, articles: tuple[str, ...]) -> str:
     """The header and the given articles of a Normattiva text, verbatim."""
     text = path.read_text(encoding="utf-8")
@@ -57,6 +74,9 @@ def write_mini_corpus(root: Path) -> Path:
         encoding="utf-8",
     )
     shutil.copytree(CORPUS / "glossario", root / "glossario")
+    shutil.copy(CORPUS / "ambito.yaml", root / "ambito.yaml")
+    (root / "domande").mkdir()
+    (root / "domande" / f"{CTS.stem}.yaml").write_text(MINI_BANK, encoding="utf-8")
     if (CORPUS / "requisiti").is_dir():
         shutil.copytree(CORPUS / "requisiti", root / "requisiti")
     manifest = (CORPUS / "manifest.toml").read_text(encoding="utf-8")

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from evals import metrics
-from evals.harness import Item, evaluate, table
+from evals.harness import Item, answers_table, evaluate, table
 
 
 def test_metrics_are_right_on_a_known_ranking() -> None:
@@ -56,5 +56,12 @@ def test_harness_runs_end_to_end_on_the_mini_index(mini_index, tmp_path: Path) -
     configured = report["results"][0]
     assert configured["registers"]["overall"]["n"] == 3
     assert configured["registers"]["overall"]["recall@5"] >= 2 / 3
-    assert report["answer_checks"]["citation_validity"] == 1.0
+    checks = report["answer_checks"]
+    assert checks["citation_validity"] == 1.0
     assert "| configurata" in table(report["results"])
+    overall = checks["answers"]["overall"]
+    assert (overall["answerable"], overall["unanswerable"]) == (3, 1)
+    assert overall["right_citation"] >= 2 / 3 and overall["answerable_refused"] == 0.0
+    assert overall["unanswerable_refused"] == 1.0  # the tiramisù is refused
+    assert checks["answers"]["operatore"]["answerable"] == 1
+    assert answers_table(checks).splitlines()[2].startswith("| overall | ")
