@@ -34,7 +34,8 @@ passages:
   - refs: [{article: "55", comma: "4"}]
     questions:
       funzionario:
-        - "Prima di individuare gli enti partner di una co-progettazione tramite accreditamento, cosa deve definire l'amministrazione?"
+        - "Prima di individuare gli enti partner di una co-progettazione tramite accreditamento, cosa deve definire
+          l'amministrazione?"
   - refs: [{article: "56", comma: "2"}]
     questions:
       operatore: ["Con la convenzione il Comune ci paga il servizio o ci rimborsa solo le spese?"]
