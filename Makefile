@@ -40,9 +40,11 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e ".[dev]"
 	touch $(STAMP)
 
-# Incremental: embeds only new or changed files; a no-op when the index is current.
+# Incremental: embeds only new or changed files; a no-op when the index is current. Then the editors'
+# prontuario is imported into the curated store (idempotent: answers trainers edited are left alone).
 index: setup
 	$(BIN)/assistant ingest
+	$(BIN)/assistant curated prontuario
 
 eval: setup index
 	$(BIN)/python -m evals.run

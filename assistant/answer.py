@@ -9,12 +9,14 @@ import logging
 from dataclasses import dataclass, replace
 from typing import Protocol
 
+from .brief import glossary_brief, module_brief
 from .citations import kind_label, quoted_passages
 from .config import Settings
+from .conversation import contextualise
 from .errors import UserError
 from .evidence import Assessment, Confidence, assess, load_scope
 from .glossary import Entry, Glossary, is_definitional
-from .models import AUDIENCES, KIND_PRIORITY, Answer, Chunk, Citation, GlossaryRef, Hit
+from .models import AUDIENCES, KIND_PRIORITY, Answer, Brief, Chunk, Citation, GlossaryRef, Hit, Suggestion
 from .prompts import render, text
 from .retrieve import Retriever
 
@@ -45,10 +47,14 @@ def clean_question(raw: str | None, limit: int) -> Question:
 
 
 class CuratedSource(Protocol):
-    """Approved curated answers, served before anything else (see assistant.curated)."""
+    """Approved curated and editors' answers, served before anything else (see assistant.curated.match)."""
 
-    def serve(self, question: str, audience: str) -> Answer | None:
-        """The curated answer for this question (source="curated", curated_id set), or None below threshold."""
+    def consult(self, question: str, audience: str) -> tuple[Answer | None, tuple[Suggestion, ...]]:
+        """The answer to serve (source="curated", curated_id set) or None, and similar answered questions."""
+        ...
+
+    def brief_for(self, question: str, audience: str, chunk: Chunk) -> Brief | None:
+        """The opening of an approved answer close to the question that cites the passage's article, if any."""
         ...
 
 
@@ -73,25 +79,31 @@ class Assistant:
     def glossary(self) -> Glossary:
         return self.retriever.glossary
 
-    def ask(self, raw_question: str, audience: str = "operatore") -> Answer:
+    def ask(self, raw_question: str, audience: str = "operatore", previous: str | None = None) -> Answer:
+        """The answer to a question; `previous`, the question before it in the conversation (for follow-ups)."""
         question = clean_question(raw_question, self.settings.max_question_chars)
         if audience not in AUDIENCES:
             raise QuestionError(f"Pubblico non valido: {audience!r} (usa funzionario oppure operatore).")
+        read = contextualise(question.text, previous, self.glossary)
+        if read != question.text:
+            question = Question(read, (*question.notes, text("follow_up", previous=(previous or "").strip())))
         terms = self.glossary.detect(question.text)
+        suggestions: tuple[Suggestion, ...] = ()
         if self.curated is not None:
-            served = self.curated.serve(question.text, audience)
+            served, suggestions = self.curated.consult(question.text, audience)
             if served is not None:
                 return self.with_terms(replace(served, query=raw_question, notes=question.notes), terms)
         found = self.retriever.retrieve(question.text, max(self.settings.top_k, 8))
         hits = found.hits
         if terms and is_definitional(question.text):
-            return self.with_terms(self.define(raw_question, question, terms[0], hits, audience), terms)
-        verdict = self.assess(question.text, found.hits, found.bank_similarity, len(terms))
-        if verdict.refuse:
-            answer = self.refuse(raw_question, question, hits, verdict.topic)
+            answer = self.define(raw_question, question, terms[0], hits, audience)
         else:
-            answer = self.compose(raw_question, question, hits, audience, verdict.confidence)
-        return self.with_terms(answer, terms)
+            verdict = self.assess(question.text, found.hits, found.bank_similarity, len(terms))
+            if verdict.refuse:
+                answer = self.refuse(raw_question, question, hits, verdict.topic)
+            else:
+                answer = self.compose(raw_question, question, hits, audience, verdict.confidence)
+        return self.with_terms(replace(answer, suggestions=suggestions), terms)
 
     def assess(self, question: str, hits: list[Hit], bank_similarity: float, glossary_terms: int) -> Assessment:
         """In the domain or not, and how confident: see `assistant.evidence`."""
@@ -104,6 +116,8 @@ class Assistant:
             bank_size=len(self.retriever.bank.questions) if self.retriever.bank is not None else 0,
             glossary_terms=glossary_terms,
             scope=self.scope,
+            own_document=bool(hits)
+            and not getattr(self.retriever.catalog.document(hits[0].chunk.doc_id), "in_manifest", True),
         )
 
     def with_terms(self, answer: Answer, question_terms: list[Entry]) -> Answer:
@@ -218,6 +232,20 @@ class Assistant:
         order = {h.chunk.id: i for i, h in enumerate(chosen)}
         return sorted(chosen, key=lambda h: (KIND_PRIORITY.get(self._kind(h.chunk), 9), order[h.chunk.id]))
 
+    def brief(self, question: str, audience: str, chunks: list[Chunk]) -> Brief | None:
+        """ "In breve" from the best authored source citing the first law passage's article (see `assistant.brief`)."""
+        law = next((c for c in chunks if self._kind(c) == "norma"), None)
+        if law is None:
+            return None
+        found = self.curated.brief_for(question, audience, law) if self.curated is not None else None
+        found = found or glossary_brief(question, law, self.glossary, self.retriever.catalog)
+        return found or module_brief(
+            law,
+            self.retriever.catalog,
+            lambda ids: self.retriever.dense_scores(question, ids),
+            self.settings.brief_module_floor,
+        )
+
     def _kind(self, chunk: Chunk) -> str:
         info = self.retriever.catalog.document(chunk.doc_id)
         return info.kind if info else "formazione"
@@ -231,13 +259,16 @@ class Assistant:
         selected = self.select(question.text, hits)
         passages, citations = self._passages(question.text, [h.chunk for h in selected])
         sources = "\n".join(f"[{i}] {c.label}" for i, c in enumerate(citations, start=1))
-        intro = text(f"intro_{audience}")
-        if confidence == "bassa":
-            intro = f"{text('uncertain')}\n\n{intro}"
+        law = [p for p, c in zip(passages, citations, strict=True) if c.kind == "norma"]
+        further = [p for p, c in zip(passages, citations, strict=True) if c.kind != "norma"]
+        brief = self.brief(question.text, audience, [h.chunk for h in selected])
+        opening = [text("uncertain")] if confidence == "bassa" else []
+        opening.append(text("brief", label=brief.label, text=brief.text) if brief else text(f"intro_{audience}"))
         body = render(
             "answer_extractive.md",
-            intro=intro,
-            passages="\n\n".join(passages),
+            opening="\n\n".join(opening),
+            law="\n\n".join([text("law_heading"), *law]) if law else "",
+            further="\n\n".join([text("further_heading"), *further]) if further else "",
             sources=sources,
             origin=text("origin_extractive"),
             notice=text("notice"),

@@ -27,7 +27,7 @@ from .embeddings import EmbeddingCache, get_embedder
 from .legal import CHUNKER_VERSION
 from .models import REGISTERS, Chunk
 from .references import Ref
-from .store import IndexIdentity, IndexMissingError, VectorStore, open_store
+from .store import IndexIdentity, IndexMismatchError, IndexMissingError, VectorStore, open_store
 from .text import slug, tokens
 
 log = logging.getLogger(__name__)
@@ -63,19 +63,12 @@ def bank_ref(raw: Any, doc_id: str) -> Ref:
     """A bank reference: `{article, comma}`, `{section}` or `{chunk}` (a local chunk id), `doc_id` optional."""
     if not isinstance(raw, dict) or not set(raw) <= set(REF_KEYS) or not any(raw.get(k) for k in REF_KEYS[1:]):
         raise ValueError(f"riferimento non valido {raw!r}: usa article/comma, section oppure chunk")
-    target = str(raw.get("doc_id") or doc_id)
-    if raw.get("chunk"):
-        return Ref(target, section=f"#{raw['chunk']}")  # "#": a chunk id, resolved by `resolve_ref`
-    return Ref.from_mapping({"doc_id": target, **{k: raw.get(k) for k in ("article", "comma", "section")}})
+    return Ref.from_mapping({**raw, "doc_id": str(raw.get("doc_id") or doc_id)})
 
 
 def resolve_ref(ref: Ref, catalog: Catalog) -> list[Chunk]:
     """The passages a bank reference points to (never the amendment notes of an article)."""
-    if ref.section and ref.section.startswith("#"):
-        found = catalog.by_id.get(f"{ref.doc_id}:{ref.section[1:]}")
-        return [found] if found else []
-    chunks = catalog.resolve(ref.doc_id, ref.article, ref.comma, ref.section)
-    return [c for c in chunks if c.section != "aggiornamento"]
+    return [c for c in catalog.resolve_ref(ref) if c.section != "aggiornamento"]
 
 
 def load_bank(folder: Path) -> tuple[list[BankQuestion], list[str]]:
@@ -122,7 +115,7 @@ def bank_problems(questions: list[BankQuestion], catalog: Catalog) -> list[str]:
         for ref in q.refs:
             if not resolve_ref(ref, catalog) and ref.key not in unresolved:
                 unresolved.add(ref.key)
-                where = ref.describe().replace("sezione '#", "passaggio '")
+                where = ref.describe()
                 problems.append(
                     f"Banca delle domande ({q.doc_id}): il riferimento {where} non corrisponde a nessun "
                     "passaggio indicizzato."
@@ -219,7 +212,11 @@ def sync_bank(settings: Settings, previous_digest: str | None, rebuild: bool = F
         vectors = cache.encode([q.text for q in questions])
     finally:
         cache.close()
-    store = open_store(bank_settings(settings), identity, create=True)
+    try:
+        store = open_store(bank_settings(settings), identity, create=True, check_chunker=False)
+    except IndexMismatchError:  # another embedder: its vectors cannot stay beside the new ones
+        open_store(bank_settings(settings)).drop()
+        store = open_store(bank_settings(settings), identity, create=True)
     stale = store.ids() - {q.id for q in questions}
     if stale:
         store.delete(sorted(stale))
@@ -249,7 +246,7 @@ class BankIndex:
     def load(cls, settings: Settings, identity: IndexIdentity) -> BankIndex | None:
         """The bank built by ingest; None when this index has none (built before the bank existed)."""
         try:
-            store: VectorStore = open_store(bank_settings(settings), identity)
+            store: VectorStore = open_store(bank_settings(settings), identity, check_chunker=False)
         except IndexMissingError:
             return None
         ids, matrix = store.all_vectors()

@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from .models import Chunk, DocumentInfo
+from .references import Ref
 from .text import fold, tokens
 
 log = logging.getLogger(__name__)
@@ -64,9 +65,17 @@ class Catalog:
         return self.by_article.get((doc_id, article.lower()), [])
 
     def resolve(
-        self, doc_id: str, article: str | None = None, comma: str | None = None, section: str | None = None
+        self,
+        doc_id: str,
+        article: str | None = None,
+        comma: str | None = None,
+        section: str | None = None,
+        chunk: str | None = None,
     ) -> list[Chunk]:
         """Chunks matching a structured citation; empty when it does not resolve."""
+        if chunk:
+            found = self.by_id.get(f"{doc_id}:{chunk}")
+            return [found] if found else []
         candidates = self.by_doc.get(doc_id, [])
         if article:
             candidates = [c for c in candidates if (c.article or "").lower() == str(article).lower()]
@@ -77,6 +86,11 @@ class Catalog:
             folded = self._folded_sections
             candidates = [c for c in candidates if _section_matches(folded[c.id], wanted)]
         return candidates
+
+    def resolve_ref(self, ref: Ref) -> list[Chunk]:
+        """The passages a citation points to; an article's amendment notes only when nothing else matches."""
+        chunks = self.resolve(ref.doc_id, ref.article, ref.comma, ref.section, ref.chunk)
+        return [c for c in chunks if c.section != "aggiornamento"] or chunks
 
     @cached_property
     def _folded_sections(self) -> dict[str, tuple[str, ...]]:

@@ -59,11 +59,16 @@ def kind_label(kind: str) -> str:
     return KIND_LABELS.get(kind, kind)
 
 
-def quoted_passages(question: str, chunks: list[Chunk], catalog: Catalog) -> tuple[list[str], list[Citation]]:
-    """Numbered passages quoting each chunk (kind, reference, version) and their citations."""
+def quoted_passages(
+    question: str, chunks: list[Chunk], catalog: Catalog, numbers: list[int] | None = None
+) -> tuple[list[str], list[Citation]]:
+    """Numbered passages quoting each chunk (kind, reference, version) and their citations.
+
+    `numbers` gives each chunk its number (several passages of one cited article share it); by default 1, 2, ...
+    """
     passages: list[str] = []
     citations: list[Citation] = []
-    for chunk in chunks:
+    for index, chunk in enumerate(chunks):
         info = catalog.document(chunk.doc_id)
         if info is None:
             continue
@@ -71,7 +76,7 @@ def quoted_passages(question: str, chunks: list[Chunk], catalog: Catalog) -> tup
         passages.append(
             render(
                 "passage.md",
-                number=len(passages) + 1,
+                number=numbers[index] if numbers else len(passages) + 1,
                 kind_label=label,
                 reference=reference(chunk, info),
                 quote=quote(question, chunk.text),

@@ -68,6 +68,7 @@ class Settings(BaseSettings):
         2.0, ge=0, description="Weight of the passages lifted by the question bank (corpus/domande) in the fusion."
     )
     bank_candidates: int = Field(40, ge=1, le=200, description="Bank questions matched per question before fusion.")
+    bank_floor: float = Field(0.85, ge=0, le=1, description="Similarity below which a bank question lifts nothing.")
     bank_close_floor: float = Field(
         0.9, ge=0, lt=1, description="Similarity to a bank question above which the match counts as a paraphrase."
     )
@@ -132,13 +133,28 @@ class Settings(BaseSettings):
         le=1,
         description="Evidence score from which an answer is `media` (below: `bassa`, flagged uncertain).",
     )
+    brief_module_floor: float = Field(
+        0.85, ge=0, le=1, description='Similarity from which a training-module passage opens an answer as "In breve".'
+    )
     max_question_chars: int = Field(1000, ge=50, description="Longer questions are cut, with a note.")
     answer_max_citations: int = Field(3, ge=1, le=10, description="Passages quoted in an extractive answer.")
     database_url: str = Field(
         "", description="SQLAlchemy URL for curated answers and feedback; empty = SQLite file in data_dir."
     )
     curated_threshold: float = Field(
-        0.962, ge=0, le=1, description="Similarity above which an approved curated answer is served (calibrated)."
+        0.95,
+        ge=0,
+        le=1,
+        description="Similarity of the closest phrasing from which an approved answer may be served (calibrated).",
+    )
+    curated_margin: float = Field(
+        0.01, ge=0, description="Lead of the served answer over the next one, in the fused ranking (calibrated)."
+    )
+    curated_lexical_weight: float = Field(
+        2.0, ge=0, description="Weight of BM25 over the phrasings against the dense ranking when matching answers."
+    )
+    suggestion_floor: float = Field(
+        0.9, ge=0, le=1, description="Similarity from which an answered question is suggested (up to three)."
     )
     trainer_users: str = Field(
         "", description="Trainer logins as `user:pbkdf2-hash` pairs separated by commas (see `assistant trainer hash`)."

@@ -114,11 +114,13 @@ def assess(
     bank_size: int,
     glossary_terms: int,
     scope: list[OutOfScope],
+    own_document: bool = False,
 ) -> Assessment:
     """Refuse out of the domain; otherwise the confidence of the answer, from the evidence score.
 
-    The domain model leans on the question bank; over a corpus without one (or a token one) it cannot tell, and
-    the evidence score alone decides, against `fallback_refusal`.
+    The domain model leans on the question bank; over a corpus without one (or a token one), or when the best
+    passage comes from a user's own document that the bank cannot know, the evidence score alone decides,
+    against `fallback_refusal`.
     """
     folded = fold(question)
     topic = next((s.topic for s in scope if s.named_in(folded)), None)
@@ -132,7 +134,7 @@ def assess(
         "routed": float(bool(hits and hits[0].routed)),
         "out_of_scope": float(topic is not None),
     }
-    if bank_size >= settings.domain_min_bank:
+    if bank_size >= settings.domain_min_bank and not own_document:
         domain = domain_probability(values, settings)
         weak = domain < settings.domain_threshold
     else:

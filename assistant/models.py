@@ -157,6 +157,27 @@ class GlossaryRef:
 
 
 @dataclass(frozen=True)
+class Brief:
+    """The short direct answer that opens an answer: authored text, labelled with what it is."""
+
+    label: str  # "Risposta della redazione", "Glossario: co-progettazione", "Materiale formativo: ..."
+    text: str
+    about: str  # the question, term or module section it comes from
+
+
+@dataclass(frozen=True)
+class Suggestion:
+    """A similar question that a curated or editors' answer already answers (the user can open it)."""
+
+    curated_id: str
+    question: str
+    score: float
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
 class Answer:
     query: str
     answer: str
@@ -168,6 +189,7 @@ class Answer:
     notes: tuple[str, ...] = ()
     hits: tuple[Hit, ...] = field(default=(), compare=False)
     confidence: Literal["alta", "media", "bassa"] = "alta"  # bassa: shown as uncertain; refusals are bassa
+    suggestions: tuple[Suggestion, ...] = ()
 
     def to_json(self) -> dict[str, Any]:
         """The `assistant ask --json` contract."""
@@ -181,4 +203,5 @@ class Answer:
             "curated_id": self.curated_id,
             "notes": list(self.notes),
             "confidence": self.confidence,
+            "suggestions": [s.to_dict() for s in self.suggestions],
         }

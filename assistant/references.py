@@ -20,19 +20,19 @@ class Ref:
     article: str | None = None
     comma: str | None = None
     section: str | None = None
+    chunk: str | None = None  # one passage by its local id ("diritto:9", "s3:10"): judgments and guidelines
 
     @property
     def key(self) -> str:
-        parts = [
-            f"{k}={v}" for k, v in (("article", self.article), ("comma", self.comma), ("section", self.section)) if v
-        ]
+        fields = (("article", self.article), ("comma", self.comma), ("section", self.section), ("chunk", self.chunk))
+        parts = [f"{k}={v}" for k, v in fields if v]
         return self.doc_id + ("?" + "&".join(parts) if parts else "")
 
     @classmethod
     def from_key(cls, key: str) -> Ref:
         doc_id, _, query = key.partition("?")
         values = {k: v[0] for k, v in parse_qs(query).items()}
-        return cls(doc_id, values.get("article"), values.get("comma"), values.get("section"))
+        return cls(doc_id, values.get("article"), values.get("comma"), values.get("section"), values.get("chunk"))
 
     @classmethod
     def from_mapping(cls, data: dict[str, object]) -> Ref:
@@ -40,7 +40,7 @@ class Ref:
             value = data.get(name)
             return str(value) if value not in (None, "") else None
 
-        return cls(str(data["doc_id"]), get("article"), get("comma"), get("section"))
+        return cls(str(data["doc_id"]), get("article"), get("comma"), get("section"), get("chunk"))
 
     def describe(self) -> str:
         where = []
@@ -50,6 +50,8 @@ class Ref:
             where.append(f"comma {self.comma}")
         if self.section:
             where.append(f"sezione {self.section!r}")
+        if self.chunk:
+            where.append(f"passaggio {self.chunk!r}")
         return f"{self.doc_id}" + (f" ({', '.join(where)})" if where else "")
 
 

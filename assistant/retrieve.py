@@ -179,6 +179,8 @@ class Retriever:
         s = self.settings
         matches = self.bank.matches(vector, question, s.bank_candidates, s.rrf_k, s.bank_match)
         for rank, (asked, similarity) in enumerate(matches):
+            if similarity < s.bank_floor:  # not a question this one resembles
+                continue
             for ref in asked.refs:
                 targets = resolve_ref(ref, self.catalog)
                 if len(targets) > 1:

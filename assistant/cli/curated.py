@@ -23,6 +23,7 @@ from ..errors import CheckReport, CliError
 from ..glossary import Glossary, load_glossary
 from ..index import indexed_catalog
 from ..models import CURATED_AUDIENCES, CURATED_STATUSES
+from ..prontuario import PRONTUARIO_DIR, authored_problems, check_entry, load_prontuario, sync_prontuario
 from ..references import Ref
 from ..text import italian_datetime
 from .support import add_trainer_options, report, trainer
@@ -130,17 +131,35 @@ def cmd_export(args: argparse.Namespace, settings: Settings) -> int:
 def cmd_check(args: argparse.Namespace, settings: Settings) -> int:
     context = open_context(settings)
     matcher = CuratedMatcher.from_settings(settings, context.store, context.catalog, context.glossary)
-    problems = check_curated(context.store, context.catalog, matcher)
+    authored = authored_problems(settings.corpus_dir, context.catalog)
+    problems = authored + ([] if args.authored_only else check_curated(context.store, context.catalog, matcher))
     answers = context.store.find()
     approved = sum(a.status == "approvata" for a in answers)
+    notes = [
+        "Controllo di numeri e riferimenti (prontuario, moduli, glossario): "
+        + (f"{len(authored)} problemi." if authored else "ogni numero e articolo compare nei passaggi citati.")
+    ]
     return report(
         CheckReport.of(
             problems,
             f"Risposte curate da rivedere: {len(problems)} problemi su {len(answers)} risposte.",
             f"Risposte curate valide: {len(answers)} risposte ({approved} approvate), tutte le citazioni risolte, "
             "nessun testo citato cambiato dopo l'approvazione, ogni risposta approvata servita per la sua domanda.",
+            notes,
         )
     )
+
+
+def cmd_prontuario(args: argparse.Namespace, settings: Settings) -> int:
+    """Import the editors' prontuario into the curated store (idempotent; run by `make run` and `make test`)."""
+    context = open_context(settings)
+    entries, problems = load_prontuario(settings.corpus_dir / PRONTUARIO_DIR)
+    for entry in entries:
+        problems += check_entry(entry, context.catalog)
+    if problems:
+        return report(CheckReport.of(problems, f"Prontuario non importato: {len(problems)} problemi.", ""))
+    print(sync_prontuario(context.store, entries).summary())
+    return 0
 
 
 # --- writing -----------------------------------------------------------------------------------------
@@ -245,7 +264,15 @@ def register(sub: Any) -> None:
     p.set_defaults(func=cmd_export)
 
     p = verbs.add_parser("check", help="citazioni risolte, testi citati invariati, risposte approvate servite")
+    p.add_argument(
+        "--authored-only",
+        action="store_true",
+        help="solo il controllo di numeri e riferimenti di prontuario, moduli e glossario",
+    )
     p.set_defaults(func=cmd_check)
+
+    p = verbs.add_parser("prontuario", help="importa il prontuario della redazione (idempotente)")
+    p.set_defaults(func=cmd_prontuario)
 
     p = verbs.add_parser("import", help="importa un file JSON (esito per ogni risposta)")
     p.add_argument("file")

@@ -68,7 +68,7 @@ def cmd_ask(args: argparse.Namespace, settings: Settings) -> int:
     status = 0
     for question in queries(args.query):
         try:
-            answer = assistant.ask(question, args.audience)
+            answer = assistant.ask(question, args.audience, args.previous)
         except QuestionError as exc:
             if args.query:
                 raise CliError(str(exc)) from None
@@ -107,4 +107,5 @@ def register(sub: Any) -> None:
     p.add_argument("query", nargs="*", help="domanda (senza: una per riga da stdin)")
     p.add_argument("--json", action="store_true")
     p.add_argument("--audience", choices=list(AUDIENCES), default="operatore")
+    p.add_argument("--previous", help="la domanda precedente della conversazione (per le domande di seguito)")
     p.set_defaults(func=cmd_ask)

@@ -39,6 +39,8 @@ FIELD_LABELS = {
     "tags": "temi",
     "status": "stato",
 }
+# The author of the prontuario (corpus/prontuario): the project's editors, never the trainers.
+EDITORS = "Redazione Lingua Comune"
 ID_PATTERN = re.compile(r"[a-z0-9][a-z0-9-]{1,78}[a-z0-9]")
 MAX_QUESTION_CHARS = 1000
 
@@ -151,7 +153,8 @@ class Revision:
 
 
 def ref_dict(ref: Ref) -> dict[str, str | None]:
-    return {"doc_id": ref.doc_id, "article": ref.article, "comma": ref.comma, "section": ref.section}
+    data = {"doc_id": ref.doc_id, "article": ref.article, "comma": ref.comma, "section": ref.section}
+    return data | ({"chunk": ref.chunk} if ref.chunk else {})
 
 
 def _iso(value: datetime | None) -> str | None:
@@ -246,8 +249,7 @@ def validate(
 
 def resolve(ref: Ref, catalog: Catalog) -> list[Chunk]:
     """The chunks a citation points to (the "aggiornamento" notes of an amended article are not the text)."""
-    chunks = catalog.resolve(ref.doc_id, ref.article, ref.comma, ref.section)
-    return [c for c in chunks if c.section != "aggiornamento"] or chunks
+    return catalog.resolve_ref(ref)
 
 
 def citation_problem(ref: Ref, catalog: Catalog) -> str:

@@ -24,7 +24,7 @@ from .judgments import parse_judgment
 from .norms import parse_norm
 from .pages import assign_pages
 
-CHUNKER_VERSION = "legal-8"
+CHUNKER_VERSION = "legal-9"
 
 __all__ = ["CHUNKER_VERSION", "assign_pages", "chunk_file", "parse"]
 

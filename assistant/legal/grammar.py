@@ -12,7 +12,8 @@ LATIN_SUFFIX = (
     r"terdecies)"
 )
 ART_HEADING = re.compile(rf"^\s{{0,6}}Art\.\s*(\d+(?:-?{LATIN_SUFFIX})?)\s*\.?\s*$", re.IGNORECASE)
-COMMA_START = re.compile(rf"^\s{{0,4}}(\(\()?\s*(\d+(?:-{LATIN_SUFFIX})?)\.\s*(?=\S)")
+# "2. Testo": a comma; "2.200.000,00 euro" at the start of a wrapped line is an amount, not comma 2.
+COMMA_START = re.compile(rf"^\s{{0,4}}(\(\()?\s*(\d+(?:-{LATIN_SUFFIX})?)\.(?!\d)\s*(?=\S)")
 LETTERA_START = re.compile(rf"^\s{{0,8}}(?:\(\()?\s*([a-z]{{1,2}}(?:-{LATIN_SUFFIX})?)\)\s")
 TITOLO = re.compile(
     r"^\s*(TITOLO|Titolo|CAPO|Capo|LIBRO|Libro|PARTE|Parte)\s+([IVXLC]+(?:-?(?:bis|ter|quater|BIS|TER|QUATER))?)"
