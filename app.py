@@ -52,7 +52,24 @@ CSS = """
 .lc-terms details, .lc-term details { margin: 0.3em 0; }
 a:focus, button:focus, input:focus, textarea:focus, [tabindex]:focus { outline: 3px solid #1f4e79; outline-offset: 2px; }
 """
-HEAD = "<script>document.documentElement.lang = 'it';</script>"
+# Italian page; in the question box Enter sends and Shift+Enter starts a new line (Gradio's multi-line textbox
+# does the opposite).
+HEAD = """<script>
+document.documentElement.lang = 'it';
+document.addEventListener('keydown', function (event) {
+  const box = event.target.closest && event.target.closest('#lc-question');
+  if (!box || event.key !== 'Enter' || event.isComposing) return;
+  event.stopPropagation();  // Gradio's own multi-line textbox would submit on Shift+Enter
+  if (event.shiftKey) return;  // the browser inserts the new line
+  event.preventDefault();
+  const send = document.querySelector('#lc-send');
+  if (send) send.click();
+}, true);
+document.addEventListener('keypress', function (event) {
+  const box = event.target.closest && event.target.closest('#lc-question');
+  if (box && event.key === 'Enter') event.stopPropagation();
+}, true);
+</script>"""
 
 
 def theme() -> gr.themes.Base:
@@ -101,7 +118,7 @@ def build_app(settings: Settings, assistant: Assistant | None = None) -> gr.Bloc
                         feedback_options=("Like", "Dislike"),
                     )
                     question = gr.Textbox(
-                        label="La tua domanda",
+                        label="La tua domanda (Invio per inviare, Maiusc+Invio per andare a capo)",
                         placeholder="Scrivi qui la tua domanda…",
                         lines=2,
                         max_lines=8,
@@ -110,6 +127,12 @@ def build_app(settings: Settings, assistant: Assistant | None = None) -> gr.Bloc
                     with gr.Row():
                         send = gr.Button("Invia", variant="primary", elem_id="lc-send")
                         clear = gr.Button("Nuova conversazione", elem_id="lc-new")
+                    suggestions = gr.Radio(
+                        choices=[],
+                        label="Domande simili già risposte (clicca per aprirla)",
+                        elem_id="lc-suggestions",
+                        visible=False,
+                    )
                     gr.Examples(EXAMPLES, inputs=question, label="Domande di esempio")
                     feedback_status = gr.Markdown("", elem_id="lc-feedback-status")
                     with gr.Row():
@@ -192,13 +215,27 @@ def build_app(settings: Settings, assistant: Assistant | None = None) -> gr.Bloc
                 turn.source_html,
                 turn.terms_html,
                 message if turn.warning else "",
+                gr.update(choices=turn.suggestions, value=None, visible=bool(turn.suggestions)),
             )
 
-        chat_outputs = [chatbot, answers, source_pick, source_panel, terms_panel, question]
+        chat_outputs = [chatbot, answers, source_pick, source_panel, terms_panel, question, suggestions]
         send.click(on_submit, [question, chatbot, answers, audience], chat_outputs, api_name="ask")
-        question.submit(on_submit, [question, chatbot, answers, audience], chat_outputs, api_visibility="private")
+        suggestions.select(
+            lambda picked, history, past, who: on_submit(picked, history, past, who) if picked else gr.skip(),
+            [suggestions, chatbot, answers, audience],
+            chat_outputs,
+            api_visibility="private",
+        )
         clear.click(
-            lambda: ([], [], gr.update(choices=[], value=None), chat_ui.EMPTY_SOURCES, "", ""),
+            lambda: (
+                [],
+                [],
+                gr.update(choices=[], value=None),
+                chat_ui.EMPTY_SOURCES,
+                "",
+                "",
+                gr.update(choices=[], value=None, visible=False),
+            ),
             None,
             chat_outputs,
             api_visibility="private",

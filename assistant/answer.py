@@ -99,7 +99,9 @@ class Assistant:
             answer = self.define(raw_question, question, terms[0], hits, audience)
         else:
             verdict = self.assess(question.text, found.hits, found.bank_similarity, len(terms))
-            if verdict.refuse:
+            # A question as close to an answered one as those we serve is in the domain, whatever the score.
+            answered = bool(suggestions) and suggestions[0].score >= self.settings.curated_threshold
+            if verdict.refuse and not answered:
                 answer = self.refuse(raw_question, question, hits, verdict.topic)
             else:
                 answer = self.compose(raw_question, question, hits, audience, verdict.confidence)

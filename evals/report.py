@@ -115,7 +115,7 @@ def write_results(full: dict[str, Any], path: Path) -> None:
     for extra, title in (
         ("GLOSSARY_RESULTS.md", "Glossary consistency"),
         ("CHECKER_RESULTS.md", "Call checker"),
-        ("CURATED_RESULTS.md", "Curated answers: threshold calibration"),
+        ("PRONTUARIO_RESULTS.md", "Prontuario: served, suggested, follow-ups (`python -m evals.prontuario`)"),
         ("SPEED_RESULTS.md", "Speed (`make bench`)"),
         ("LOAD_RESULTS.md", "Load test"),
     ):

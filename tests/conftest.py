@@ -42,6 +42,37 @@ passages:
 """
 
 
+MINI_PRONTUARIO = (
+    "volontario-nessun-compenso",
+    "rimborsi-spese-volontari",
+    "rimborso-volontari-autocertificazione",
+    "odv-requisiti-costituzione",
+)
+
+
+def mini_prontuario() -> str:
+    """The real prontuario answers on the mini corpus's articles (volunteers, ODV), as one file."""
+    import yaml
+
+    kept = []
+    for path in sorted((CORPUS / "prontuario").glob("*.yaml")):
+        kept += [r for r in yaml.safe_load(path.read_text(encoding="utf-8"))["risposte"] if r["id"] in MINI_PRONTUARIO]
+    return yaml.safe_dump({"tema": "volontari", "risposte": kept}, allow_unicode=True, sort_keys=False)
+
+
+def import_prontuario(settings: Settings) -> None:
+    """What `make run` does after ingest: the editors' prontuario into the curated store."""
+    from assistant.curated.store import CuratedStore
+    from assistant.index import indexed_catalog
+    from assistant.prontuario import load_prontuario, sync_prontuario
+
+    entries, problems = load_prontuario(settings.corpus_dir / "prontuario")
+    assert not problems, problems
+    store = CuratedStore.open(settings.sqlalchemy_url, indexed_catalog(settings))
+    sync_prontuario(store, entries)
+    store.close()
+
+
 def cut_articles(path: Path, articles: tuple[str, ...]) -> str:
     """The header and the given articles of a Normattiva text, verbatim."""
     text = path.read_text(encoding="utf-8")
@@ -78,6 +109,8 @@ def write_mini_corpus(root: Path) -> Path:
     shutil.copy(CORPUS / "ambito.yaml", root / "ambito.yaml")
     (root / "domande").mkdir()
     (root / "domande" / f"{CTS.stem}.yaml").write_text(MINI_BANK, encoding="utf-8")
+    (root / "prontuario").mkdir()
+    (root / "prontuario" / "volontari.yaml").write_text(mini_prontuario(), encoding="utf-8")
     if (CORPUS / "requisiti").is_dir():
         shutil.copytree(CORPUS / "requisiti", root / "requisiti")
     manifest = (CORPUS / "manifest.toml").read_text(encoding="utf-8")

@@ -17,11 +17,11 @@ REPO = Path(__file__).resolve().parents[1]
 LAYERS: list[list[str]] = [
     ["assistant", "assistant.errors", "assistant.models", "assistant.text", "assistant.prompts"],
     ["assistant.config", "assistant.references"],
-    ["assistant.manifest", "assistant.loaders", "assistant.glossary", "assistant.settings_doc"],
+    ["assistant.manifest", "assistant.loaders", "assistant.glossary", "assistant.settings_doc", "assistant.figures"],
     ["assistant.legal", "assistant.legal.*"],
     ["assistant.embeddings", "assistant.store", "assistant.catalog"],
-    ["assistant.index", "assistant.ingest", "assistant.spelling", "assistant.bank"],
-    ["assistant.retrieve", "assistant.citations"],
+    ["assistant.index", "assistant.ingest", "assistant.spelling", "assistant.conversation", "assistant.bank"],
+    ["assistant.retrieve", "assistant.citations", "assistant.brief"],
     ["assistant.answer", "assistant.auth", "assistant.requirements", "assistant.evidence"],
     [
         "assistant.curated",

@@ -11,7 +11,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from conftest import REPO, app_server, make_settings, write_mini_corpus
+from conftest import REPO, app_server, import_prontuario, make_settings, write_mini_corpus
 from pdfmaker import write_pdf
 
 from assistant.ingest import ingest
@@ -38,6 +38,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     tmp = tmp_path_factory.mktemp("e2e")
     settings = make_settings(tmp, write_mini_corpus(tmp / "corpus"))
     ingest(settings)
+    import_prontuario(settings)
     with app_server(settings, tmp / "app.log", LC_TRAINER_USERS=_trainer_users()) as url:
         yield url
 
@@ -243,3 +244,44 @@ def test_controls_are_labelled_keyboard_reachable_and_readable(page) -> None:  #
             break
     assert page.evaluate("document.activeElement.id") == "lc-send"
     assert page.evaluate(CONTRAST) >= 4.5  # WCAG 2.1 AA for normal text
+
+
+def test_operator_gets_the_editors_answer_asks_a_follow_up_and_opens_a_suggestion(page) -> None:  # type: ignore[no-untyped-def]
+    """An operator's own words: the direct answer of the prontuario first, then the law; a follow-up read with
+    the previous question; a similar answered question opened with one click."""
+    ask(page, "Quante persone servono per fondare una ODV?")
+    page.wait_for_function("() => document.querySelectorAll('#lc-chat .message').length >= 2")
+    answer = page.locator("#lc-chat .message").last.inner_text()
+    assert answer.startswith("Risposta della redazione")
+    direct = answer.index("costituita da almeno sette persone fisiche")
+    law = answer.index("Cosa dice la norma")
+    assert direct < law and "«" in answer[law:]  # the plain answer, then the law quoted
+    assert "approvata dai formatori" not in answer
+
+    ask(page, "E che nome deve usare?")
+    page.wait_for_function("() => document.querySelectorAll('#lc-chat .message').length >= 4")
+    follow = page.locator("#lc-chat .message").last.inner_text()
+    assert "Domanda letta insieme alla precedente" in follow and "art. 32" in follow
+
+    ask(page, "Al volontario possiamo dare un gettone o un compenso?")
+    page.wait_for_function("() => document.querySelectorAll('#lc-chat .message').length >= 6")
+    page.get_by_role(
+        "radio", name="Un volontario può ricevere un compenso, un gettone o un rimborso forfettario?"
+    ).check()
+    page.wait_for_function(
+        "() => { const m = document.querySelectorAll('#lc-chat .message'); return m.length >= 8 && "
+        "m[m.length - 1].innerText.includes('non può essere retribuita'); }"
+    )
+    opened = page.locator("#lc-chat .message").last.inner_text()
+    assert opened.startswith("Risposta della redazione") and "non può essere retribuita" in opened
+    shot(page, "journey-prontuario-follow-up-suggestion")
+
+
+def test_enter_sends_and_shift_enter_adds_a_line(page) -> None:  # type: ignore[no-untyped-def]
+    box = page.locator("#lc-question textarea")
+    box.fill("Che cos'è la co-programmazione?")
+    box.press("Shift+Enter")
+    assert "\n" in box.input_value()
+    box.press("Enter")
+    page.wait_for_function("() => document.querySelectorAll('#lc-chat .message').length >= 2")
+    assert box.input_value() == ""

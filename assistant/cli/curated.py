@@ -159,6 +159,8 @@ def cmd_prontuario(args: argparse.Namespace, settings: Settings) -> int:
     if problems:
         return report(CheckReport.of(problems, f"Prontuario non importato: {len(problems)} problemi.", ""))
     print(sync_prontuario(context.store, entries).summary())
+    # Embed every phrasing now (cached on disk), so that the app starts without doing it.
+    CuratedMatcher.from_settings(settings, context.store, context.catalog, context.glossary).refresh()
     return 0
 
 

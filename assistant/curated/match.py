@@ -33,6 +33,7 @@ log = logging.getLogger(__name__)
 MAX_CITED_CHUNKS = 12
 MAX_PER_CITATION = 3  # passages quoted for one citation of a whole article or section
 SUGGESTIONS = 3
+EXACT = 0.99  # similarity of a question to itself, give or take punctuation
 PLURAL = {"funzionario": "funzionari", "operatore": "operatori"}
 
 
@@ -183,6 +184,8 @@ class CuratedMatcher:
         if not ranked:
             return None
         top = ranked[0]
+        if top.similarity >= EXACT and top.dense_first:  # the stored question or phrasing itself
+            return top
         lead = top.score - (ranked[1].score if len(ranked) > 1 else 0.0)
         if top.similarity >= self.threshold and top.dense_first and top.lexical_first and lead >= self.margin:
             return top
@@ -257,7 +260,8 @@ class CuratedMatcher:
             parts.append(text("curated_terms", terms=", ".join(terms)))
         if passages:
             labels = [f"[{n}] {c.label}" for n, c in zip(numbers, citations, strict=False)]
-            parts += [text("glossary_law"), *passages, "\n".join([text("sources_heading"), *labels])]
+            heading = text("law_heading") if all(c.kind == "norma" for c in citations) else text("glossary_law")
+            parts += [heading, *passages, "\n".join([text("sources_heading"), *labels])]
         origin = text("origin_editors") if editors else text("origin_curated")
         parts.append(f"_{origin} {text('notice')}_")
         return Answer(

@@ -25,6 +25,14 @@ class Turn:
     source_html: str
     terms_html: str
     warning: str | None
+    suggestions: list[tuple[str, str]]  # (question shown, question asked when clicked)
+
+
+def suggestion_choices(answer: Answer | None) -> list[tuple[str, str]]:
+    """ "Domande simili già risposte": each can be clicked to ask it."""
+    if answer is None:
+        return []
+    return [(s.question, s.question) for s in answer.suggestions]
 
 
 def source_choices(answer: Answer | None) -> list[tuple[str, int]]:
@@ -57,6 +65,7 @@ def ask(
             show_source(services, last, 1),
             answer_terms_html(last),
             result.warning,
+            suggestion_choices(last),
         )
     answer = result.answer
     answers.append(answer)
@@ -67,6 +76,7 @@ def ask(
         show_source(services, answer, 1),
         answer_terms_html(answer),
         None,
+        suggestion_choices(answer),
     )
 
 

@@ -33,12 +33,14 @@ def chat(
     audience: str,
     unavailable: str = "",
 ) -> ChatResult:
-    """Answer one chat message; problems become an Italian warning, never a traceback."""
+    """Answer one chat message, read with the previous question of the conversation (follow-ups); problems become
+    an Italian warning, never a traceback."""
     history = list(history or [])
     if assistant is None:
         return ChatResult(history, sources_panel_empty(), unavailable or "L'indice non è disponibile.")
+    previous = previous_question(history)
     try:
-        answer = assistant.ask(message, audience)
+        answer = assistant.ask(message, audience, previous)
     except QuestionError as exc:
         return ChatResult(history, sources_panel(assistant.retriever.catalog, None), str(exc))
     except Exception as exc:  # one log line for operators, a plain message for the user
@@ -50,6 +52,11 @@ def chat(
     history.append({"role": "user", "content": answer.query})
     history.append({"role": "assistant", "content": content})
     return ChatResult(history, sources_panel(assistant.retriever.catalog, answer), None, answer)
+
+
+def previous_question(history: list[dict[str, Any]]) -> str | None:
+    """The last question the user asked in this conversation."""
+    return next((str(m.get("content", "")) for m in reversed(history) if m.get("role") == "user"), None)
 
 
 def sources_panel_empty() -> str:
