@@ -47,6 +47,7 @@ index: setup
 	$(BIN)/assistant curated prontuario
 
 eval: setup index
+	$(BIN)/python -m evals.prontuario
 	$(BIN)/python -m evals.run
 
 bench: setup index

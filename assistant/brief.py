@@ -23,8 +23,12 @@ _SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-ZÀ-Ý«\"(])")
 
 
 def first_sentences(value: str, limit: int = BRIEF_CHARS) -> str:
-    """The opening sentences of a text, up to about `limit` characters, without citation markers."""
-    parts = _SENTENCE_END.split(_MARKERS.sub("", " ".join(value.split())))
+    """The opening sentences of a text, up to about `limit` characters, without citation markers.
+
+    Its guillemets become curly quotes: in an answer «» mark only verbatim quotations of the passages it cites.
+    """
+    flat = _MARKERS.sub("", " ".join(value.split())).replace("«", "“").replace("»", "”")
+    parts = _SENTENCE_END.split(flat)
     out = parts[0] if parts else ""
     for part in parts[1:]:
         if len(out) + len(part) + 1 > limit:

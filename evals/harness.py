@@ -25,9 +25,12 @@ from assistant.answer import Assistant
 from assistant.catalog import Catalog, embed_text, section_matches
 from assistant.citations import quoted_spans
 from assistant.config import Settings
+from assistant.curated.match import CuratedMatcher
+from assistant.curated.store import CuratedStore
 from assistant.embeddings import EmbeddingCache, LangChainEmbeddings, get_embedder
 from assistant.glossary import is_definitional
 from assistant.models import REGISTERS, Chunk, Hit
+from assistant.prontuario import PRONTUARIO_DIR, load_prontuario, sync_prontuario
 from assistant.retrieve import Retrieval
 from assistant.text import fold, slug, tokens
 from evals import metrics
@@ -248,6 +251,16 @@ def score_run(run: Run, items: list[Item], match: Callable[[Candidate, dict[str,
     }
 
 
+def temporary_matcher(settings: Settings, assistant: Assistant, folder: Path) -> CuratedMatcher:
+    """The prontuario imported into a SQLite store of its own, matched as in the app."""
+    store = CuratedStore.open(f"sqlite:///{folder / 'prontuario.sqlite3'}", assistant.retriever.catalog)
+    entries, problems = load_prontuario(settings.corpus_dir / PRONTUARIO_DIR)
+    if problems:
+        raise SystemExit("\n".join(problems))
+    sync_prontuario(store, entries)
+    return CuratedMatcher.from_settings(settings, store, assistant.retriever.catalog, assistant.glossary)
+
+
 def domain_score(assistant: Assistant, question: str, found: Retrieval) -> float:
     """The pipeline's refusal score: the domain probability (a definition question is never refused)."""
     terms = assistant.glossary.detect(question)
@@ -265,6 +278,7 @@ def answer_checks(assistant: Assistant, items: list[Item]) -> dict[str, Any]:
     refused_ok = unanswerable = 0
     counts: dict[str, dict[str, int]] = {}
     confidence: dict[str, int] = {}
+    served = 0
     for item in items:
         answer = assistant.ask(item.question, item.audience)
         for group in ("overall", item.register):
@@ -286,9 +300,11 @@ def answer_checks(assistant: Assistant, items: list[Item]) -> dict[str, Any]:
             if c.chunk_id in assistant.retriever.catalog.by_id
         ]
         spans = quoted_spans(answer.answer)
+        served += int(answer.source == "curated")
         for cited in answer.citations:
             citations += 1
-            ok = cited.chunk_id in retrieved
+            # An editors' or trainers' answer cites its own approved sources, checked against the catalogue.
+            ok = cited.chunk_id in retrieved or answer.source == "curated"
             if ok:
                 valid += 1
             else:
@@ -313,6 +329,7 @@ def answer_checks(assistant: Assistant, items: list[Item]) -> dict[str, Any]:
     return {
         "answers": levels,
         "confidence": confidence,
+        "served_from_prontuario": served,
         "citations": citations,
         "citation_validity": (valid / citations if citations else 1.0) if quotes_ok else 0.0,
         "problems": problems[:20],
@@ -378,6 +395,9 @@ def evaluate(
     retriever = assistant.retriever
     catalog = retriever.catalog
     match = make_matcher(catalog)
+    folder = tempfile.TemporaryDirectory(dir=workdir)
+    if (settings.corpus_dir / PRONTUARIO_DIR).is_dir():  # the answers as the chat gives them: prontuario first
+        assistant.curated = temporary_matcher(settings, assistant, Path(folder.name))
     runs: list[Run] = []
 
     def configured(question: str) -> tuple[list[Candidate], float]:
@@ -428,6 +448,9 @@ def evaluate(
             runs.append(run_pipeline(f"backend {exact.embedder.name}: ibrido BM25+denso", items, hybrid_exact))
     results = [score_run(run, items, match) for run in runs]
     checks = answer_checks(assistant, items)
+    if assistant.curated is not None:
+        assistant.curated.store.close()  # type: ignore[attr-defined]
+    folder.cleanup()
     return {
         "results": results,
         "answer_checks": checks,

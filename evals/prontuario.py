@@ -20,12 +20,10 @@ from pathlib import Path
 from typing import Any
 
 from assistant.answer import Assistant
-from assistant.config import Settings, load_settings
+from assistant.config import load_settings
 from assistant.curated.match import CuratedMatcher, Match
-from assistant.curated.store import CuratedStore
 from assistant.models import REGISTERS
-from assistant.prontuario import PRONTUARIO_DIR, load_prontuario, sync_prontuario
-from evals.harness import DATASETS, EVALS, chunk_matches
+from evals.harness import DATASETS, EVALS, chunk_matches, temporary_matcher
 
 RESULTS = EVALS / "PRONTUARIO_RESULTS.md"
 
@@ -47,16 +45,6 @@ def load_paraphrases(path: Path) -> list[Paraphrase]:
 def entry_of(answer_id: str) -> str:
     """The prontuario entry of a curated record ("x--operatore" -> "x")."""
     return answer_id.split("--")[0]
-
-
-def temporary_matcher(settings: Settings, assistant: Assistant, folder: Path) -> CuratedMatcher:
-    """The prontuario imported into a SQLite store of its own, matched as in the app."""
-    store = CuratedStore.open(f"sqlite:///{folder / 'prontuario.sqlite3'}", assistant.retriever.catalog)
-    entries, problems = load_prontuario(settings.corpus_dir / PRONTUARIO_DIR)
-    if problems:
-        raise SystemExit("\n".join(problems))
-    sync_prontuario(store, entries)
-    return CuratedMatcher.from_settings(settings, store, assistant.retriever.catalog, assistant.glossary)
 
 
 def rankings(matcher: CuratedMatcher, items: list[Paraphrase]) -> list[list[Match]]:
