@@ -93,7 +93,7 @@ class Assistant:
             served, suggestions = self.curated.consult(question.text, audience)
             if served is not None:
                 return self.with_terms(replace(served, query=raw_question, notes=question.notes), terms)
-        found = self.retriever.retrieve(question.text, max(self.settings.top_k, 8))
+        found = self.retriever.retrieve(question.text, max(self.settings.top_k, 12))
         hits = found.hits
         if terms and is_definitional(question.text):
             answer = self.define(raw_question, question, terms[0], hits, audience)
@@ -228,13 +228,13 @@ class Assistant:
             chosen.append(hit)
         if chosen and all(self._kind(h.chunk) != "formazione" for h in chosen):
             # Training material explains the law in plain words: quote the best section beside the law.
-            module = next((h for h in hits[:8] if self._kind(h.chunk) == "formazione"), None)
+            module = next((h for h in hits[:12] if self._kind(h.chunk) == "formazione"), None)
             if module is not None:
                 chosen.append(module)
         order = {h.chunk.id: i for i, h in enumerate(chosen)}
         return sorted(chosen, key=lambda h: (KIND_PRIORITY.get(self._kind(h.chunk), 9), order[h.chunk.id]))
 
-    def brief(self, question: str, audience: str, chunks: list[Chunk]) -> Brief | None:
+    def brief(self, question: str, audience: str, chunks: list[Chunk], retrieved: list[Chunk]) -> Brief | None:
         """ "In breve" from the best authored source citing the first law passage's article (see `assistant.brief`)."""
         law = next((c for c in chunks if self._kind(c) == "norma"), None)
         if law is None:
@@ -243,6 +243,7 @@ class Assistant:
         found = found or glossary_brief(question, law, self.glossary, self.retriever.catalog)
         return found or module_brief(
             law,
+            retrieved,
             self.retriever.catalog,
             lambda ids: self.retriever.dense_scores(question, ids),
             self.settings.brief_module_floor,
@@ -263,7 +264,7 @@ class Assistant:
         sources = "\n".join(f"[{i}] {c.label}" for i, c in enumerate(citations, start=1))
         law = [p for p, c in zip(passages, citations, strict=True) if c.kind == "norma"]
         further = [p for p, c in zip(passages, citations, strict=True) if c.kind != "norma"]
-        brief = self.brief(question.text, audience, [h.chunk for h in selected])
+        brief = self.brief(question.text, audience, [h.chunk for h in selected], [h.chunk for h in hits])
         opening = [text("uncertain")] if confidence == "bassa" else []
         opening.append(text("brief", label=brief.label, text=brief.text) if brief else text(f"intro_{audience}"))
         body = render(

@@ -28,6 +28,7 @@ def first_sentences(value: str, limit: int = BRIEF_CHARS) -> str:
     Its guillemets become curly quotes: in an answer «» mark only verbatim quotations of the passages it cites.
     """
     flat = _MARKERS.sub("", " ".join(value.split())).replace("«", "“").replace("»", "”")
+    flat = re.sub(r"\*\*|(?<!\w)\*(?=\S)|(?<=\S)\*(?!\w)", "", flat)  # Markdown emphasis of modules
     parts = _SENTENCE_END.split(flat)
     out = parts[0] if parts else ""
     for part in parts[1:]:
@@ -55,12 +56,16 @@ def glossary_brief(question: str, chunk: Chunk, glossary: Glossary, catalog: Cat
 
 
 def module_brief(
-    chunk: Chunk, catalog: Catalog, similarity: Callable[[list[str]], dict[str, float]], floor: float
+    chunk: Chunk,
+    retrieved: list[Chunk],
+    catalog: Catalog,
+    similarity: Callable[[list[str]], dict[str, float]],
+    floor: float,
 ) -> Brief | None:
-    """The training-module passage closest to the question among those that cite the passage's article."""
+    """The retrieved training-module passage closest to the question among those citing the passage's article."""
     candidates = [
         c
-        for c in catalog.chunks
+        for c in retrieved
         if (info := catalog.document(c.doc_id)) is not None
         and info.kind == "formazione"
         and any(same_article(Ref.from_key(key), chunk, catalog) for key in c.refs)

@@ -153,6 +153,9 @@ class Settings(BaseSettings):
     curated_lexical_weight: float = Field(
         2.0, ge=0, description="Weight of BM25 over the phrasings against the dense ranking when matching answers."
     )
+    brief_floor: float = Field(
+        0.935, ge=0, le=1, description='Similarity from which an approved answer opens another answer as "In breve".'
+    )
     suggestion_floor: float = Field(
         0.9, ge=0, le=1, description="Similarity from which an answered question is suggested (up to three)."
     )

@@ -34,7 +34,7 @@ LAYERS: list[list[str]] = [
     ],
     ["assistant.cli", "assistant.cli.*", "assistant.ui", "assistant.ui.*"],
     ["app"],
-    ["evals", "evals.metrics", "evals.appserver"],
+    ["evals", "evals.metrics", "evals.appserver", "evals.answers"],
     ["evals.harness"],
     ["evals.*"],
 ]

@@ -96,7 +96,8 @@ def test_corpus_check_cli_on_the_shipped_corpus(full_settings) -> None:  # type:
     exe = Path(sys.executable).with_name("assistant")
     result = subprocess.run([str(exe), "corpus", "check"], capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stderr
-    assert result.stdout.startswith("Corpus valido:")
+    assert result.stdout.splitlines()[-1].startswith("Corpus valido:")
+    assert "Banca delle domande:" in result.stdout
 
 
 def test_tavolo_question_finds_the_module_and_cites_law_first(full_settings) -> None:  # type: ignore[no-untyped-def]

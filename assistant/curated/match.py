@@ -73,6 +73,7 @@ class CuratedMatcher:
         self.margin = settings.curated_margin
         self.lexical_weight = settings.curated_lexical_weight
         self.suggestion_floor = settings.suggestion_floor
+        self.brief_floor = settings.brief_floor
         self.rrf_k = settings.rrf_k
         self.glossary = glossary
         self._cache_path = settings.data_dir / "cache" / f"embeddings-{slug(embedder.name, 80)}.sqlite3"
@@ -216,14 +217,14 @@ class CuratedMatcher:
     def brief_for(self, question: str, audience: str, chunk: Chunk) -> Brief | None:
         """The opening of the approved answer closest to the question among those citing the passage's article.
 
-        Only an answer whose phrasings are close to the question (`suggestion_floor`) speaks for it.
+        Only an answer whose phrasings are close to the question (`brief_floor`) speaks for it.
         """
         try:
             ranked = self.ranked(question, audience)
         except SQLAlchemyError:
             return None
         for match in sorted(ranked, key=lambda m: -m.similarity):
-            if match.similarity < self.suggestion_floor:
+            if match.similarity < self.brief_floor:
                 return None
             if any(same_article(ref, chunk, self.catalog) for ref in match.answer.citations):
                 key = "brief_editors" if match.answer.approved_by == EDITORS else "brief_curated"
