@@ -106,7 +106,7 @@ class Retriever:
             embedder,
             load_glossary(settings.corpus_dir / "glossario"),
             load_manifest(settings.corpus_dir).aliases,
-            BankIndex.load(settings, identity),
+            BankIndex.load(settings, identity) if settings.bank_weight else None,
         )
 
     def search(self, question: str, k: int | None = None, expansions: list[str] | None = None) -> list[Hit]:

@@ -169,6 +169,39 @@ def test_corrupt_upload_shows_its_italian_error(page, tmp_path: Path) -> None:  
     shot(page, "journey-corrupt-upload")
 
 
+def test_operator_gets_the_editors_answer_asks_a_follow_up_and_opens_a_suggestion(page) -> None:  # type: ignore[no-untyped-def]
+    """An operator's own words: the direct answer of the prontuario first, then the law; a follow-up read with
+    the previous question; a similar answered question opened with one click. (Before the trainer's journey,
+    which adds an approved answer on ODV to the shared server's store.)"""
+    ask(page, "Quante persone servono per fondare una ODV?")
+    page.wait_for_function("() => document.querySelectorAll('#lc-chat .message').length >= 2")
+    answer = page.locator("#lc-chat .message").last.inner_text()
+    # Served as the editors' answer, or opened by its direct sentence ("In breve") when not served.
+    assert answer.startswith("Risposta della redazione") or "In breve (risposta della redazione" in answer
+    direct = answer.index("almeno sette persone fisiche")
+    law = answer.index("Cosa dice la norma")
+    assert direct < law and "«" in answer[law:]  # the plain answer, then the law quoted
+    assert "approvata dai formatori" not in answer
+
+    ask(page, "E che nome deve usare?")
+    page.wait_for_function("() => document.querySelectorAll('#lc-chat .message').length >= 4")
+    follow = page.locator("#lc-chat .message").last.inner_text()
+    assert "Domanda letta insieme alla precedente" in follow and "art. 32" in follow
+
+    ask(page, "Al volontario possiamo dare un gettone o un compenso?")
+    page.wait_for_function("() => document.querySelectorAll('#lc-chat .message').length >= 6")
+    page.get_by_role(
+        "radio", name="Un volontario può ricevere un compenso, un gettone o un rimborso forfettario?"
+    ).check()
+    page.wait_for_function(
+        "() => { const m = document.querySelectorAll('#lc-chat .message'); return m.length >= 8 && "
+        "m[m.length - 1].innerText.includes('non può essere retribuita'); }"
+    )
+    opened = page.locator("#lc-chat .message").last.inner_text()
+    assert opened.startswith("Risposta della redazione") and "non può essere retribuita" in opened
+    shot(page, "journey-prontuario-follow-up-suggestion")
+
+
 def test_trainer_saves_a_chat_answer_approves_it_and_the_chat_serves_it(page) -> None:  # type: ignore[no-untyped-def]
     page.click("#lc-login")  # the "Accesso formatori" accordion
     page.fill("#lc-login-user input, #lc-login-user textarea", TRAINER[0])
@@ -244,38 +277,6 @@ def test_controls_are_labelled_keyboard_reachable_and_readable(page) -> None:  #
             break
     assert page.evaluate("document.activeElement.id") == "lc-send"
     assert page.evaluate(CONTRAST) >= 4.5  # WCAG 2.1 AA for normal text
-
-
-def test_operator_gets_the_editors_answer_asks_a_follow_up_and_opens_a_suggestion(page) -> None:  # type: ignore[no-untyped-def]
-    """An operator's own words: the direct answer of the prontuario first, then the law; a follow-up read with
-    the previous question; a similar answered question opened with one click."""
-    ask(page, "Quante persone servono per fondare una ODV?")
-    page.wait_for_function("() => document.querySelectorAll('#lc-chat .message').length >= 2")
-    answer = page.locator("#lc-chat .message").last.inner_text()
-    # Served as the editors' answer, or opened by its direct sentence ("In breve") when not served.
-    assert answer.startswith("Risposta della redazione") or "In breve (risposta della redazione" in answer
-    direct = answer.index("almeno sette persone fisiche")
-    law = answer.index("Cosa dice la norma")
-    assert direct < law and "«" in answer[law:]  # the plain answer, then the law quoted
-    assert "approvata dai formatori" not in answer
-
-    ask(page, "E che nome deve usare?")
-    page.wait_for_function("() => document.querySelectorAll('#lc-chat .message').length >= 4")
-    follow = page.locator("#lc-chat .message").last.inner_text()
-    assert "Domanda letta insieme alla precedente" in follow and "art. 32" in follow
-
-    ask(page, "Al volontario possiamo dare un gettone o un compenso?")
-    page.wait_for_function("() => document.querySelectorAll('#lc-chat .message').length >= 6")
-    page.get_by_role(
-        "radio", name="Un volontario può ricevere un compenso, un gettone o un rimborso forfettario?"
-    ).check()
-    page.wait_for_function(
-        "() => { const m = document.querySelectorAll('#lc-chat .message'); return m.length >= 8 && "
-        "m[m.length - 1].innerText.includes('non può essere retribuita'); }"
-    )
-    opened = page.locator("#lc-chat .message").last.inner_text()
-    assert opened.startswith("Risposta della redazione") and "non può essere retribuita" in opened
-    shot(page, "journey-prontuario-follow-up-suggestion")
 
 
 def test_enter_sends_and_shift_enter_adds_a_line(page) -> None:  # type: ignore[no-untyped-def]

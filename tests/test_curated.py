@@ -546,7 +546,7 @@ def test_cli_writes_need_a_trainer_password(
     assert cli.main(["curated", "list", "--json", "--tag", "lavoro"], settings) == 0
     assert [a["id"] for a in json.loads(capsys.readouterr().out)] == ["compenso-odv"]
     assert cli.main(["curated", "check"], settings) == 0
-    assert capsys.readouterr().out.startswith("Risposte curate valide: 1 risposte (1 approvate)")
+    assert capsys.readouterr().out.splitlines()[-1].startswith("Risposte curate valide: 1 risposte (1 approvate)")
     path = tmp_path / "risposte.json"
     assert cli.main(["curated", "export", "--format", "json", "--output", str(path)], settings) == 0
     assert cli.main(["curated", "import", str(path), "--user", "luca"], settings) == 1  # luca's password

@@ -105,7 +105,7 @@ def test_tavolo_question_finds_the_module_and_cites_law_first(full_settings) -> 
 
     assistant = Assistant.load(full_settings)
     question = "Come si svolge in concreto un tavolo di co-progettazione?"
-    hits = assistant.search(question, 10)
+    hits = assistant.search(question, 12)  # the passages an answer considers
     kinds = [assistant.retriever.catalog.document(h.chunk.doc_id).kind for h in hits]
     assert "formazione" in kinds
     answer = assistant.ask(question, "operatore")
