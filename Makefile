@@ -7,7 +7,7 @@ export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 export ANONYMIZED_TELEMETRY := False
 
-.PHONY: run test lint setup system-deps index eval bench load clean
+.PHONY: run test lint setup lock system-deps index eval bench load clean
 
 run: setup index
 	$(BIN)/python app.py
@@ -32,12 +32,24 @@ system-deps:
 
 setup: $(STAMP)
 
-# torch first: the CPU wheel that lies on disk, so pip never pulls a multi-GB CUDA build.
-$(STAMP): pyproject.toml
+# torch first: the CPU wheel that lies on disk, so pip never pulls a multi-GB CUDA build. Every package is
+# constrained to requirements.lock, so a fresh machine resolves the versions that passed.
+$(STAMP): pyproject.toml requirements.lock
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -c requirements.lock torch==2.13.0
+	$(BIN)/python -m pip install --quiet -c requirements.lock -e ".[dev]"
+	touch $(STAMP)
+
+# Refresh the lock from .venv after changing pyproject.toml or upgrading a package there (pip install -U NAME):
+# installs what pyproject asks without the old pins, then pins every resolved version (torch as the Makefile has it).
+lock:
+	test -x $(BIN)/python || { echo "Errore: manca $(VENV): esegui prima make setup."; exit 1; }
 	$(BIN)/python -m pip install --quiet torch==2.13.0
 	$(BIN)/python -m pip install --quiet -e ".[dev]"
+	{ echo "# Every resolved version of .venv, used as constraints by make setup. Refresh: make lock."; \
+	  $(BIN)/python -m pip freeze --exclude-editable | sed 's/^torch==.*/torch==2.13.0/'; } > requirements.lock.tmp
+	mv requirements.lock.tmp requirements.lock
 	touch $(STAMP)
 
 # Incremental: embeds only new or changed files; a no-op when the index is current. Then the editors'
