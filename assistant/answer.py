@@ -9,6 +9,7 @@ import logging
 from dataclasses import dataclass, replace
 from typing import Protocol
 
+from .amendments import load_amendments
 from .brief import glossary_brief, module_brief
 from .citations import kind_label, quoted_passages
 from .config import Settings
@@ -66,6 +67,7 @@ class Assistant:
         self.retriever = retriever
         self.curated = curated
         self.scope = load_scope(settings.corpus_dir)
+        self.amendments = load_amendments(settings.corpus_dir, retriever.catalog)
 
     @classmethod
     def load(cls, settings: Settings, curated: CuratedSource | None = None) -> Assistant:
@@ -123,12 +125,12 @@ class Assistant:
         )
 
     def with_terms(self, answer: Answer, question_terms: list[Entry]) -> Answer:
-        """List the glossary terms the question and the answer touch, with the one canonical definition."""
+        """List the glossary terms the question and the answer touch; mark the citations of amended articles."""
         entries = {e.id: e for e in question_terms}
         for entry in [] if answer.refused else self.glossary.detect(answer.answer):
             entries.setdefault(entry.id, entry)
         refs = tuple(GlossaryRef(e.id, e.term, e.definition) for e in entries.values())
-        return replace(answer, glossary_terms=refs)
+        return replace(answer, glossary_terms=refs, citations=self.amendments.annotate(answer.citations))
 
     def define(self, raw: str, question: Question, entry: Entry, hits: list[Hit], audience: str) -> Answer:
         """A "what is X?" answer: the canonical definition verbatim, the audience's wording, then the law."""

@@ -1,4 +1,4 @@
-"""The corpus check: the manifest lists every file with kind and version; every authored citation resolves."""
+"""The corpus check: manifest complete, every authored citation resolves, the amendments table grounded and whole."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .amendments import AMENDMENTS_FILE, read_table, table_problems
 from .bank import BANK_DIR, bank_problems, coverage_gaps, eval_overlaps, load_bank
 from .catalog import Catalog
 from .config import Settings
@@ -62,6 +63,7 @@ def check_corpus(settings: Settings) -> list[str]:
                         f"{path.relative_to(root)}:{number}: la citazione [{label}] "
                         f"({ref.describe()}) non corrisponde a nessun passaggio indicizzato."
                     )
+    problems += table_problems(root, catalog)
     return problems
 
 
@@ -118,6 +120,9 @@ def corpus_report(settings: Settings) -> CheckReport:
     bank, notes = check_bank(settings, indexed_catalog(settings))
     problems += bank
     documents = len(load_manifest(settings.corpus_dir).documents) if not problems else 0
+    table = settings.corpus_dir / AMENDMENTS_FILE
+    if table.is_file():
+        notes.append(f"Modifiche del Codice ({AMENDMENTS_FILE}): {len(read_table(table)[0])} voci.")
     return CheckReport.of(
         problems,
         f"Corpus non valido: {len(problems)} problemi.",

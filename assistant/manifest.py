@@ -20,7 +20,7 @@ MANIFEST_NAME = "manifest.toml"
 # Folders that hold data the assistant uses directly, not documents to index.
 NOT_INDEXED_DIRS = ("glossario", "requisiti", "domande", "prontuario")
 # Files at the corpus root that describe the corpus rather than being documents.
-DATA_FILES = (MANIFEST_NAME, "ambito.yaml")
+DATA_FILES = (MANIFEST_NAME, "ambito.yaml", "emendamenti.yaml")
 
 
 class ManifestError(UserError, ValueError):

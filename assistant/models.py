@@ -131,6 +131,18 @@ class Hit:
 
 
 @dataclass(frozen=True)
+class AmendedBy:
+    """A later provision changing a cited article of a law indexed in an older version (assistant.amendments)."""
+
+    note: str  # "modificato dal D.Lgs. 186/2025, art. 2, comma 2"
+    ref: str  # "art. 2, comma 2, D.Lgs. 186/2025"
+    chunk: str  # the indexed passage of the amending provision that holds its amending words
+    text: str  # the amending provision's whole text (all its indexed passages)
+    article: str  # the article of the cited law that is changed or inserted ("86", "79-bis")
+    comma: str | None = None  # its comma, when the amending provision names one
+
+
+@dataclass(frozen=True)
 class Citation:
     """A numbered source of an answer."""
 
@@ -144,6 +156,7 @@ class Citation:
     kind: str = ""
     label: str = ""  # "art. 55, comma 2, D.Lgs. 117/2017 (testo vigente al 4-2-2023)"
     chunk_id: str = ""
+    amended_by: tuple[AmendedBy, ...] = ()  # later amendments of the cited article (ask --json: "amended_by")
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

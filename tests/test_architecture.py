@@ -21,7 +21,7 @@ LAYERS: list[list[str]] = [
     ["assistant.legal", "assistant.legal.*"],
     ["assistant.embeddings", "assistant.store", "assistant.catalog"],
     ["assistant.index", "assistant.ingest", "assistant.spelling", "assistant.conversation", "assistant.bank"],
-    ["assistant.retrieve", "assistant.citations", "assistant.brief"],
+    ["assistant.retrieve", "assistant.citations", "assistant.brief", "assistant.amendments"],
     ["assistant.answer", "assistant.auth", "assistant.requirements", "assistant.evidence"],
     [
         "assistant.curated",

@@ -8,10 +8,11 @@ from typing import Any
 
 from ..answer import Assistant, CuratedSource, QuestionError
 from ..catalog import Catalog
-from ..citations import reference
+from ..citations import quote, reference
 from ..config import Settings
 from ..errors import CliError
-from ..models import AUDIENCES, Hit
+from ..models import AUDIENCES, Answer, Hit
+from ..prompts import text
 from .support import print_json, queries
 
 log = logging.getLogger(__name__)
@@ -81,8 +82,24 @@ def cmd_ask(args: argparse.Namespace, settings: Settings) -> int:
             for note in answer.notes:
                 print(f"Nota: {note}")
             print(answer.answer)
+            amendments = amendment_lines(answer)
+            if amendments:
+                print()
+                print("\n".join(amendments))
             print()
     return status
+
+
+def amendment_lines(answer: Answer) -> list[str]:
+    """After the answer: the citations of amended articles with their marks, then each amending provision quoted."""
+    marks: list[str] = []
+    passages: dict[str, str] = {}
+    for number, cited in enumerate(answer.citations, start=1):
+        if cited.amended_by:
+            marks.append(f"[{number}] {cited.label}: " + "; ".join(a.note for a in cited.amended_by))
+        for amended in cited.amended_by:
+            passages.setdefault(amended.ref, f"    {amended.ref}: {quote('', amended.text)}")
+    return [text("amendments_heading"), *marks, *passages.values()] if marks else []
 
 
 def curated_matcher(settings: Settings, assistant: Assistant) -> CuratedSource | None:

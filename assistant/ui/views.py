@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import html
 
+from ..amendments import CODE_DOC
 from ..catalog import Catalog
 from ..citations import kind_label
-from ..models import Answer, Chunk, Citation
+from ..models import AmendedBy, Answer, Chunk, Citation
+from ..prompts import text as sentence
 
 EMPTY_SOURCES = "<p class='lc-empty'>Le fonti citate nella risposta compariranno qui, con il testo completo.</p>"
 
@@ -50,10 +52,26 @@ def source_card(catalog: Catalog, number: int, cited: Citation) -> str:
         f"{html.escape(info.title)} · versione: {html.escape(info.version_text)}"
         + (f" · riferimento ufficiale: <code>{html.escape(identifier)}</code>" if identifier else "")
         + "</p>"
-        + (f"<p class='lc-caveat'>Attenzione: {html.escape(info.caveats)}</p>" if info.caveats else "")
+        + "".join(amendment_html(a) for a in cited.amended_by)
+        # The Codice's amendments are marked article by article above: no generic warning on each of its citations.
+        + (
+            f"<p class='lc-caveat'>Attenzione: {html.escape(info.caveats)}</p>"
+            if info.caveats and info.doc_id != CODE_DOC
+            else ""
+        )
         + f"<h4>{html.escape(title)}</h4>"
         + "".join(body)
         + "</details>"
+    )
+
+
+def amendment_html(amended: AmendedBy) -> str:
+    """The mark of an amended article and, one click away, the amending provision's text."""
+    passage = html.escape(amended.text).replace("\n", "<br>")
+    return (
+        f"<p class='lc-caveat lc-amended'>{html.escape(amended.note)}</p>"
+        f"<details class='lc-amending'><summary>{html.escape(sentence('amending_text', ref=amended.ref))}</summary>"
+        f"<p>{passage}</p></details>"
     )
 
 
