@@ -16,9 +16,11 @@ os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 import gradio as gr
 
 from assistant.answer import Assistant
+from assistant.auth import Sessions
 from assistant.config import Settings, load_settings
 from assistant.models import AUDIENCE_LABELS, AUDIENCES, SUPPORTED_SUFFIXES
 from assistant.prompts import text
+from assistant.ui import auth_handlers as auth_ui
 from assistant.ui import chat as chat_ui
 from assistant.ui import library
 from assistant.ui.curated_tab import build_curated_tab
@@ -85,10 +87,11 @@ def theme() -> gr.themes.Base:
 def build_app(settings: Settings, assistant: Assistant | None = None) -> gr.Blocks:
     """The whole UI, without launching it."""
     services = Services.start(settings, assistant)
+    sessions = Sessions.from_settings(settings)  # trainer sessions, server-side, shared by every browser tab
 
     with gr.Blocks(title=TITLE, analytics_enabled=False) as app:
         answers = gr.State([])
-        user = gr.State(None)
+        user = gr.State(None)  # this tab's session token (sessions.trainer(token) says who), never a user name
         gr.Markdown(f"# {TITLE}")
         gr.Markdown(text("banner", notice=text("notice")), elem_id="lc-notice")
         with gr.Row():
@@ -102,8 +105,12 @@ def build_app(settings: Settings, assistant: Assistant | None = None) -> gr.Bloc
             with gr.Accordion("Accesso formatori", open=False, elem_id="lc-login"):
                 login_user = gr.Textbox(label="Utente", elem_id="lc-login-user")
                 login_password = gr.Textbox(label="Password", type="password", elem_id="lc-login-password")
-                login_button = gr.Button("Accedi", elem_id="lc-login-button")
-                login_status = gr.Markdown("Non hai effettuato l'accesso: puoi consultare, non modificare.")
+                with gr.Row():
+                    login_button = gr.Button("Accedi", elem_id="lc-login-button")
+                    logout_button = gr.Button("Esci", elem_id="lc-logout-button")
+                login_status = gr.Markdown(
+                    "Non hai effettuato l'accesso: puoi consultare, non modificare.", elem_id="lc-login-status"
+                )
         if services.unavailable:
             gr.Markdown(f"⚠️ {services.unavailable}")
 
@@ -161,7 +168,7 @@ def build_app(settings: Settings, assistant: Assistant | None = None) -> gr.Bloc
                 )
                 glossary_view = gr.HTML("", elem_id="lc-glossary-entry")
 
-            wire_save_button = build_curated_tab(services, user)
+            wire_save_button = build_curated_tab(services, sessions, user)
             build_drafting_tabs(services)
 
             with gr.Tab("Documenti", id="documenti"):
@@ -290,13 +297,24 @@ def build_app(settings: Settings, assistant: Assistant | None = None) -> gr.Bloc
 
         remove_button.click(on_remove, [remove_id, user], [remove_status, documents], api_visibility="private")
 
-        def on_login(name: str, password: str) -> tuple[Any, str]:
-            from assistant.ui.auth_handlers import login
+        def on_login(name: str, password: str, token: str | None, request: gr.Request) -> tuple[Any, str, str]:
+            result = auth_ui.login(sessions, name, password, auth_ui.client_address(request), token)
+            if result.user is None:
+                gr.Warning(result.message)
+            return result.token, result.message, ""
 
-            result = login(settings, name, password)
-            return result.user, result.message
+        login_button.click(
+            on_login,
+            [login_user, login_password, user],
+            [user, login_status, login_password],
+            api_visibility="private",
+        )
 
-        login_button.click(on_login, [login_user, login_password], [user, login_status], api_visibility="private")
+        def on_logout(token: str | None) -> tuple[Any, str]:
+            result = auth_ui.logout(sessions, token)
+            return result.token, result.message
+
+        logout_button.click(on_logout, user, [user, login_status], api_visibility="private")
         if wire_save_button is not None:
             wire_save_button(answers, audience, save_curated)
     return app

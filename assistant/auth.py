@@ -2,6 +2,12 @@
 
 A hash reads `pbkdf2_sha256$<iterations>$<salt hex>$<hash hex>`; `assistant trainer hash` makes one from a
 password read on standard input. Only trainers may write curated answers (`require_trainer`).
+
+In the app, `Sessions` guards the login and keeps the sessions server-side: failed logins are counted per user
+name and per client address (`LoginGuard`: exponential backoff, then a temporary lockout, refused before any
+hashing), at most `HASHING_SLOTS` password checks run at once, and a login opens a session (random token,
+absolute expiry after `LC_SESSION_MINUTES`) that `Esci` ends. Handlers ask `Sessions.trainer(token)` (or
+`Sessions.require(token)` for writes) who is behind a session.
 """
 
 from __future__ import annotations
@@ -9,7 +15,11 @@ from __future__ import annotations
 import hashlib
 import hmac
 import logging
+import math
 import secrets
+import threading
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from .config import Settings
@@ -22,7 +32,15 @@ ITERATIONS = 260_000
 MIN_ITERATIONS = 200_000
 MIN_PASSWORD_CHARS = 8
 # Verified against when the user is unknown, so a wrong user name costs as much time as a wrong password.
-_DUMMY = f"{ALGORITHM}${MIN_ITERATIONS}${'00' * 16}${'00' * 32}"
+_DUMMY = f"{ALGORITHM}${ITERATIONS}${'00' * 16}${'00' * 32}"
+Clock = Callable[[], float]
+HASHING_SLOTS = 2  # password checks running at once: a burst of logins cannot take every core
+HASHING_WAIT_SECONDS = 10.0
+BAD_CREDENTIALS = "Utente o password non validi."  # the same for an unknown user: no user enumeration
+SESSION_EXPIRED = "Sessione scaduta: accedi di nuovo."
+NOT_SIGNED_IN = (
+    "Per modificare le risposte curate accedi come formatore: chi non ha un account da formatore può solo consultarle."
+)
 
 
 class AuthError(UserError, ValueError):
@@ -83,13 +101,14 @@ def parse_trainer_users(value: str) -> dict[str, str]:
 
 @dataclass(frozen=True)
 class Trainers:
-    """The trainer accounts: who may write curated answers."""
+    """The trainer accounts: who may write curated answers, and whether they may approve their own."""
 
     hashes: dict[str, str]
+    forbid_self_approval: bool = True  # LC_FORBID_SELF_APPROVAL: passed to `CuratedStore.approve`
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Trainers:
-        return cls(parse_trainer_users(settings.trainer_users))
+        return cls(parse_trainer_users(settings.trainer_users), settings.forbid_self_approval)
 
     def is_trainer(self, user: str | None) -> bool:
         return bool(user) and user in self.hashes
@@ -115,10 +134,7 @@ def verify_trainer(settings: Settings, user: str, password: str) -> bool:
 def require_trainer(user: str | None, trainers: Trainers) -> str:
     """The user, when a trainer; otherwise PermissionError with the Italian reason."""
     if not user:
-        raise PermissionError(
-            "Per modificare le risposte curate accedi come formatore: chi non ha un account da "
-            "formatore può solo consultarle."
-        )
+        raise PermissionError(NOT_SIGNED_IN)
     if not trainers.is_trainer(user):
         raise PermissionError(
             f"Solo i formatori possono modificare le risposte curate: l'utente {user!r} non è tra "
@@ -138,3 +154,245 @@ def login(trainers: Trainers, user: str | None, password: str | None) -> str:
     if not trainers.authenticate(user, password):
         raise PermissionError(f"Password errata per il formatore {user!r}.")
     return user
+
+
+# --- guarded logins and server-side sessions ------------------------------------------------------------
+
+
+class LoginRefused(PermissionError):
+    """A login attempt refused; the message is Italian and says how long to wait when that is the reason."""
+
+
+def wait_text(seconds: float) -> str:
+    """A wait in Italian, rounded up: "1 secondo", "8 secondi", "15 minuti"."""
+    if seconds <= 90:
+        whole = max(1, math.ceil(seconds))
+        return "1 secondo" if whole == 1 else f"{whole} secondi"
+    minutes = math.ceil(seconds / 60)
+    return f"{minutes} minuti"
+
+
+@dataclass
+class _Failures:
+    count: int = 0
+    last: float = 0.0
+    blocked_until: float = 0.0
+    busy: bool = False  # an attempt is being checked: a parallel one must not slip past the backoff
+
+
+class LoginGuard:
+    """Failed logins per user name and per client: exponential backoff, then a temporary lockout.
+
+    After failure n the user and the client wait `backoff_base * 2**(n-1)` seconds; from `max_failures` they are
+    locked out for `lockout_seconds`. A blocked attempt is refused before any hashing, so guessing costs no CPU;
+    a success clears both counters; counters are forgotten once `lockout_seconds` pass without failures.
+    Thread-safe; `clock` (seconds) is injectable so tests need no sleeping.
+    """
+
+    MAX_RECORDS = 10_000
+
+    def __init__(
+        self,
+        max_failures: int = 5,
+        lockout_seconds: float = 900.0,
+        backoff_base_seconds: float = 1.0,
+        clock: Clock = time.monotonic,
+    ) -> None:
+        self.max_failures = max_failures
+        self.lockout_seconds = lockout_seconds
+        self.backoff_base_seconds = backoff_base_seconds
+        self._clock = clock
+        self._records: dict[str, _Failures] = {}
+        self._lock = threading.Lock()
+
+    @classmethod
+    def from_settings(cls, settings: Settings, clock: Clock = time.monotonic) -> LoginGuard:
+        return cls(
+            settings.login_max_failures,
+            float(settings.login_lockout_seconds),
+            settings.login_backoff_base_seconds,
+            clock,
+        )
+
+    @staticmethod
+    def _keys(user: str, client: str) -> tuple[str, str]:
+        return f"user:{user.strip().casefold()}", f"client:{client}"
+
+    def _delay(self, count: int) -> float:
+        if count >= self.max_failures:
+            return self.lockout_seconds
+        return float(min(self.backoff_base_seconds * 2 ** (count - 1), self.lockout_seconds))
+
+    def _refusal(self, record: _Failures, now: float) -> str:
+        wait = wait_text(record.blocked_until - now)
+        if record.count >= self.max_failures:
+            return f"Accesso bloccato per troppi tentativi falliti: riprova tra {wait}."
+        return f"Troppi tentativi di accesso falliti: riprova tra {wait}."
+
+    def _stale(self, record: _Failures, now: float) -> bool:
+        return not record.busy and now >= record.blocked_until and now - record.last >= self.lockout_seconds
+
+    def begin(self, user: str, client: str) -> str | None:
+        """The Italian refusal while the user or the client must wait; None: check the password now, then `end`."""
+        with self._lock:
+            now = self._clock()
+            if len(self._records) > self.MAX_RECORDS:
+                self._sweep(now)
+            records = [self._records.get(key) for key in self._keys(user, client)]
+            blocked = [r for r in records if r is not None and r.blocked_until > now]
+            if blocked:
+                return self._refusal(max(blocked, key=lambda r: r.blocked_until), now)
+            if any(r is not None and r.busy for r in records):
+                return "Un altro tentativo di accesso è in corso: riprova tra qualche secondo."
+            for key in self._keys(user, client):
+                record = self._records.get(key)
+                if record is None or self._stale(record, now):
+                    record = self._records[key] = _Failures()
+                record.busy = True
+            return None
+
+    def end(self, user: str, client: str, ok: bool | None) -> str:
+        """Record the outcome of an attempt `begin` let through (None: not checked); the message for a failure."""
+        with self._lock:
+            now = self._clock()
+            keys = self._keys(user, client)
+            for key in keys:
+                self._records.setdefault(key, _Failures()).busy = False
+            if ok is None:
+                return ""
+            if ok:
+                for key in keys:
+                    self._records.pop(key, None)
+                return ""
+            worst = self._records[keys[0]]
+            for key in keys:
+                record = self._records[key]
+                record.count, record.last = record.count + 1, now
+                record.blocked_until = now + self._delay(record.count)
+                worst = max(worst, record, key=lambda r: r.blocked_until)
+        wait = wait_text(worst.blocked_until - now)
+        if worst.count >= self.max_failures:
+            log.warning("login lockout: user %r or client %s after %d failures", user, client, worst.count)
+            return f"{BAD_CREDENTIALS} Troppi tentativi falliti: accesso bloccato per {wait}."
+        return f"{BAD_CREDENTIALS} Puoi riprovare tra {wait}." if worst.blocked_until > now else BAD_CREDENTIALS
+
+    def _sweep(self, now: float) -> None:
+        """Forget stale counters; under a flood of names, also the oldest half (held under `_lock`)."""
+        self._records = {k: r for k, r in self._records.items() if not self._stale(r, now)}
+        if len(self._records) > self.MAX_RECORDS:
+            ordered = sorted(self._records.items(), key=lambda item: item[1].last)
+            self._records = dict(ordered[len(ordered) // 2 :])
+
+
+@dataclass(frozen=True)
+class Session:
+    """A trainer's session, kept server-side; the browser's state holds only `token`."""
+
+    token: str
+    user: str
+    expires_at: float  # on the `Sessions` clock
+
+
+class Sessions:
+    """The app's trainer sessions: the guarded login that opens them, their expiry, the logout that ends them.
+
+    One instance per app (shared by every browser session). A session lasts `minutes` from login, whatever
+    happens in between; `clock` (seconds) is injectable so tests need no sleeping.
+    """
+
+    def __init__(
+        self,
+        trainers: Trainers,
+        guard: LoginGuard,
+        minutes: float = 480.0,
+        clock: Clock = time.monotonic,
+        hashing_slots: int = HASHING_SLOTS,
+        hashing_wait: float = HASHING_WAIT_SECONDS,
+    ) -> None:
+        self.trainers = trainers
+        self.guard = guard
+        self.minutes = minutes
+        self.clock = clock
+        self.hashing_wait = hashing_wait
+        self._open: dict[str, Session] = {}
+        self._lock = threading.Lock()
+        self._hashing = threading.BoundedSemaphore(hashing_slots)
+
+    @classmethod
+    def from_settings(cls, settings: Settings, clock: Clock = time.monotonic) -> Sessions:
+        """Sessions for `LC_TRAINER_USERS`; malformed settings refuse every login (logged)."""
+        try:
+            trainers = Trainers.from_settings(settings)
+        except AuthError as exc:
+            log.error("trainer logins disabled, bad LC_TRAINER_USERS: %s", exc)
+            trainers = Trainers({}, settings.forbid_self_approval)
+        return cls(trainers, LoginGuard.from_settings(settings, clock), float(settings.session_minutes), clock)
+
+    def login(self, user: str, password: str, client: str) -> Session:
+        """A new session for a trainer whose password checks out; LoginRefused with the Italian reason otherwise."""
+        user = (user or "").strip()
+        refusal = self.guard.begin(user, client)
+        if refusal:
+            log.info("login refused without checking: user %r from %s (backoff or lockout)", user, client)
+            raise LoginRefused(refusal)
+        ok: bool | None = None
+        try:
+            if not self._hashing.acquire(timeout=self.hashing_wait):
+                log.warning("login refused: every password-check slot busy for %.0f s", self.hashing_wait)
+                raise LoginRefused("Troppi accessi in corso: riprova tra qualche secondo.")
+            try:
+                ok = self.trainers.authenticate(user, password or "")
+            finally:
+                self._hashing.release()
+        finally:
+            message = self.guard.end(user, client, ok)
+        if not ok:
+            log.info("login failed: user %r from %s", user, client)
+            raise LoginRefused(message)
+        return self._open_session(user)
+
+    def _open_session(self, user: str) -> Session:
+        now = self.clock()
+        session = Session(secrets.token_urlsafe(32), user, now + self.minutes * 60)
+        with self._lock:
+            # Expired sessions are kept one more session length, so a late click still hears "Sessione scaduta".
+            horizon = now - self.minutes * 60
+            self._open = {t: s for t, s in self._open.items() if s.expires_at > horizon}
+            self._open[session.token] = session
+        log.info("trainer %r logged in", user)
+        return session
+
+    def _current(self, token: str | None) -> tuple[Session | None, bool]:
+        """(the session of `token`, whether it has expired)."""
+        if not token:
+            return None, False
+        with self._lock:
+            session = self._open.get(token)
+        if session is None:
+            return None, False
+        return session, self.clock() >= session.expires_at
+
+    def trainer(self, token: str | None) -> str | None:
+        """The trainer behind a valid, unexpired session token; None for anyone else."""
+        session, expired = self._current(token)
+        if session is None or expired or not self.trainers.is_trainer(session.user):
+            return None
+        return session.user
+
+    def require(self, token: str | None) -> str:
+        """The trainer behind `token`, for a write; PermissionError with the Italian reason otherwise."""
+        session, expired = self._current(token)
+        if session is not None and expired:
+            raise PermissionError(SESSION_EXPIRED)
+        user = self.trainer(token)
+        if user is None:
+            raise PermissionError(NOT_SIGNED_IN)
+        return user
+
+    def logout(self, token: str | None) -> str | None:
+        """End the session server-side; the user whose session it was (None if there was none)."""
+        with self._lock:
+            session = self._open.pop(token or "", None)
+        if session is not None:
+            log.info("trainer %r logged out", session.user)
+        return session.user if session else None

@@ -162,6 +162,25 @@ class Settings(BaseSettings):
     trainer_users: str = Field(
         "", description="Trainer logins as `user:pbkdf2-hash` pairs separated by commas (see `assistant trainer hash`)."
     )
+    login_max_failures: int = Field(
+        5, ge=1, le=100, description="Failed logins (per user name and per client address) before a lockout."
+    )
+    login_lockout_seconds: int = Field(
+        900, ge=1, le=86_400, description="Length of the lockout after `login_max_failures` failed logins, in seconds."
+    )
+    login_backoff_base_seconds: float = Field(
+        1.0,
+        ge=0,
+        le=60,
+        description="Wait after a failed login, doubled at each further failure until the lockout (0: no backoff).",
+    )
+    session_minutes: int = Field(
+        480, ge=1, le=10_080, description="A trainer's session ends this many minutes after login (`Esci` ends it)."
+    )
+    forbid_self_approval: bool = Field(
+        True,
+        description="Whoever saved the latest content of a curated answer cannot approve it: another trainer must.",
+    )
     evals_dir: Path = Field(
         Path("evals/datasets"),
         description="Evaluation sets; `corpus check` refuses authored questions that copy theirs (skipped if absent).",

@@ -1,4 +1,5 @@
-"""Trainer logins: PBKDF2 hashes, the LC_TRAINER_USERS format, the trainer guard, `assistant trainer hash`."""
+"""Trainer logins: PBKDF2 hashes, the LC_TRAINER_USERS format, the trainer guard, `assistant trainer hash`;
+backoff and lockout per user and per client, sessions, expiry and logout (an injected clock, no sleeping)."""
 
 from __future__ import annotations
 
@@ -11,6 +12,9 @@ import pytest
 
 from assistant.auth import (
     AuthError,
+    LoginGuard,
+    LoginRefused,
+    Sessions,
     Trainers,
     hash_password,
     login,
@@ -18,6 +22,7 @@ from assistant.auth import (
     require_trainer,
     verify_password,
     verify_trainer,
+    wait_text,
 )
 from assistant.cli.trainer import cmd_trainer, register
 from assistant.config import load_settings
@@ -112,3 +117,189 @@ def test_trainer_hash_command(monkeypatch: pytest.MonkeyPatch, capsys: pytest.Ca
     with pytest.raises(CliError) as info:
         args.func(args, load_settings())
     assert str(info.value) == "La password deve avere almeno 8 caratteri (letta da standard input)."
+
+
+# --- guarded logins, sessions, logout (the functions behind the app's Accedi / Esci buttons) ----------------
+
+
+class Clock:
+    """A settable clock (seconds), so backoff, lockout and expiry are tested without sleeping."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+class CountingTrainers(Trainers):
+    """Real trainer accounts that also count how many password checks (PBKDF2 runs) they were asked for."""
+
+    checks = 0
+
+    def authenticate(self, user: str, password: str) -> bool:
+        type(self).checks += 1
+        return super().authenticate(user, password)
+
+
+@pytest.fixture
+def clock() -> Clock:
+    return Clock()
+
+
+@pytest.fixture
+def sessions(maria_hash: str, clock: Clock) -> Sessions:
+    CountingTrainers.checks = 0
+    settings = load_settings(trainer_users=f"maria:{maria_hash}")
+    return Sessions(CountingTrainers({"maria": maria_hash}), LoginGuard.from_settings(settings, clock), 480, clock)
+
+
+def refused(sessions: Sessions, user: str, password: str, client: str) -> str:
+    with pytest.raises(LoginRefused) as info:
+        sessions.login(user, password, client)
+    return str(info.value)
+
+
+def test_login_settings_defaults() -> None:
+    settings = load_settings()
+    assert (settings.login_max_failures, settings.login_lockout_seconds, settings.login_backoff_base_seconds) == (
+        5,
+        900,
+        1.0,
+    )
+    assert (settings.session_minutes, settings.forbid_self_approval) == (480, True)
+
+
+def test_backoff_then_lockout_per_user_refused_without_hashing(sessions: Sessions, clock: Clock) -> None:
+    # Each guess from a different client address: only the user name's counter can stop them.
+    assert refused(sessions, "maria", "sbagliata", "10.0.0.1") == (
+        "Utente o password non validi. Puoi riprovare tra 1 secondo."
+    )
+    assert CountingTrainers.checks == 1
+    # In backoff even the right password is refused, and no password is hashed.
+    assert refused(sessions, "maria", "una-password-lunga", "10.0.0.2") == (
+        "Troppi tentativi di accesso falliti: riprova tra 1 secondo."
+    )
+    assert CountingTrainers.checks == 1
+    clock.now += 1
+    assert refused(sessions, " Maria ", "sbagliata", "10.0.0.3") == (  # the same name, however typed
+        "Utente o password non validi. Puoi riprovare tra 2 secondi."
+    )
+    for client, wait in (("10.0.0.4", 2), ("10.0.0.5", 4)):
+        clock.now += wait
+        refused(sessions, "maria", "sbagliata", client)
+    clock.now += 8
+    assert refused(sessions, "maria", "sbagliata", "10.0.0.6") == (
+        "Utente o password non validi. Troppi tentativi falliti: accesso bloccato per 15 minuti."
+    )
+    checks = CountingTrainers.checks
+    assert checks == 5
+    clock.now += 899
+    assert refused(sessions, "maria", "una-password-lunga", "10.0.0.7") == (
+        "Accesso bloccato per troppi tentativi falliti: riprova tra 1 secondo."
+    )
+    assert CountingTrainers.checks == checks  # locked out: no PBKDF2 run
+    clock.now += 1
+    assert sessions.login("maria", "una-password-lunga", "10.0.0.7").user == "maria"
+
+
+def test_lockout_per_client_across_user_names(sessions: Sessions, clock: Clock) -> None:
+    first = refused(sessions, "mario", "x", "192.0.2.9")  # an unknown user: the same words as a wrong password
+    assert first == "Utente o password non validi. Puoi riprovare tra 1 secondo."
+    for n, name in enumerate(("luca", "anna", "paolo", "giulia"), start=1):
+        clock.now += 2 ** (n - 1)
+        message = refused(sessions, name, "x", "192.0.2.9")
+    assert message == "Utente o password non validi. Troppi tentativi falliti: accesso bloccato per 15 minuti."
+    checks = CountingTrainers.checks
+    assert refused(sessions, "maria", "una-password-lunga", "192.0.2.9") == (
+        "Accesso bloccato per troppi tentativi falliti: riprova tra 15 minuti."
+    )
+    assert CountingTrainers.checks == checks
+    assert sessions.login("maria", "una-password-lunga", "192.0.2.10").user == "maria"  # another client
+
+
+def test_success_resets_the_counters(sessions: Sessions, clock: Clock) -> None:
+    refused(sessions, "maria", "sbagliata", "10.1.1.1")
+    clock.now += 1
+    assert refused(sessions, "maria", "sbagliata", "10.1.1.1").endswith("Puoi riprovare tra 2 secondi.")
+    clock.now += 2
+    sessions.login("maria", "una-password-lunga", "10.1.1.1")
+    assert refused(sessions, "maria", "sbagliata", "10.1.1.1").endswith("Puoi riprovare tra 1 secondo.")
+
+
+def test_parallel_attempts_cannot_slip_past_the_backoff(maria_hash: str) -> None:
+    import threading
+
+    guard = LoginGuard(clock=Clock())
+    assert guard.begin("maria", "10.0.0.1") is None  # being checked
+    busy = "Un altro tentativo di accesso è in corso: riprova tra qualche secondo."
+    assert guard.begin("maria", "10.0.0.2") == busy and guard.begin("luca", "10.0.0.1") == busy
+    assert guard.end("maria", "10.0.0.1", False) == "Utente o password non validi. Puoi riprovare tra 1 secondo."
+
+    entered, release = threading.Event(), threading.Event()
+
+    class SlowTrainers(Trainers):
+        """Real accounts whose password check waits for the test, to hold the only hashing slot."""
+
+        def authenticate(self, user: str, password: str) -> bool:
+            entered.set()
+            release.wait(30)
+            return super().authenticate(user, password)
+
+    one_slot = Sessions(SlowTrainers({"maria": maria_hash}), LoginGuard(), hashing_slots=1, hashing_wait=0.01)
+    holder = threading.Thread(target=lambda: one_slot.login("maria", "una-password-lunga", "10.0.0.1"))
+    holder.start()
+    assert entered.wait(30)
+    with pytest.raises(LoginRefused, match=r"^Troppi accessi in corso: riprova tra qualche secondo\.$"):
+        one_slot.login("luca", "qualsiasi", "10.0.0.2")
+    release.set()
+    holder.join(30)
+    assert one_slot.guard.begin("luca", "10.0.0.2") is None  # the refused attempt counted as no failure
+
+
+def test_sessions_expire_and_logout_ends_them(sessions: Sessions, clock: Clock) -> None:
+    from assistant.ui import auth_handlers
+
+    result = auth_handlers.login(sessions, "maria", "una-password-lunga", "127.0.0.1")
+    assert (result.user, result.message) == ("maria", "Accesso effettuato come formatore: **maria**.")
+    token = result.token
+    assert token and len(token) >= 40 and "maria" not in token
+    assert sessions.trainer(token) == "maria" and sessions.require(token) == "maria"
+    clock.now += 480 * 60 - 1
+    assert sessions.trainer(token) == "maria"
+    clock.now += 1
+    assert sessions.trainer(token) is None
+    with pytest.raises(PermissionError, match=r"^Sessione scaduta: accedi di nuovo\.$"):
+        sessions.require(token)
+
+    again = auth_handlers.login(sessions, "maria", "una-password-lunga", "127.0.0.1", previous=token)
+    assert again.token and again.token != token
+    wrong = auth_handlers.login(sessions, "maria", "sbagliata", "127.0.0.1", previous=again.token)
+    assert (wrong.token, wrong.user) == (again.token, "maria")  # a failed login keeps the session
+    assert wrong.message == "Utente o password non validi. Puoi riprovare tra 1 secondo."
+    out = auth_handlers.logout(sessions, again.token)
+    assert (out.token, out.message) == (
+        None,
+        "Sei uscito (maria). Non hai effettuato l'accesso: puoi consultare, non modificare.",
+    )
+    assert sessions.trainer(again.token) is None  # ended server-side: replaying the token gets nothing
+    with pytest.raises(PermissionError, match=r"^Per modificare le risposte curate accedi come formatore"):
+        sessions.require(again.token)
+    assert auth_handlers.login(sessions, "", "x", "127.0.0.1").message == "Inserisci utente e password."
+
+
+def test_client_address_and_wait_texts() -> None:
+    from types import SimpleNamespace
+
+    from assistant.ui.auth_handlers import client_address
+
+    assert client_address(SimpleNamespace(client=SimpleNamespace(host="203.0.113.5"))) == "203.0.113.5"
+    assert client_address(None) == "sconosciuto"
+    assert [wait_text(s) for s in (0.2, 1, 1.5, 90, 91, 900)] == [
+        "1 secondo",
+        "1 secondo",
+        "2 secondi",
+        "90 secondi",
+        "2 minuti",
+        "15 minuti",
+    ]

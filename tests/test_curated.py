@@ -31,6 +31,7 @@ from assistant.curated.match import CuratedMatcher, check_curated
 from assistant.curated.record import resolve
 from assistant.curated.store import SCHEMA_VERSION, migrate
 from assistant.glossary import load_glossary
+from assistant.index import current_catalog
 from assistant.references import Ref
 from assistant.text import italian_date, italian_datetime
 from assistant.ui import curated_handlers as ui
@@ -42,6 +43,10 @@ PHRASING = "Il Comune può pagare un compenso a una ODV convenzionata?"
 PARAPHRASE = "Il Comune può dare un compenso a una ODV con cui ha una convenzione?"  # never stored
 TEXT = "No. La convenzione prevede solo il **rimborso delle spese** effettivamente sostenute e documentate."
 PASSWORD = "formatrice-sicura"
+SELF_APPROVAL = (
+    "Non puoi approvare la risposta curata 'compenso-odv': l'ultima modifica del contenuto è tua (maria). "
+    "Deve approvarla un altro formatore (regola LC_FORBID_SELF_APPROVAL)."
+)
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
@@ -53,7 +58,7 @@ def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
 
 @pytest.fixture(scope="session")
 def catalog(mini_index: Settings) -> Catalog:
-    loaded = Catalog.load(mini_index.index_dir)
+    loaded = current_catalog(mini_index)
     assert loaded is not None
     return loaded
 
@@ -104,8 +109,8 @@ def test_create_revise_approve_restore(store: CuratedStore) -> None:
     revised = store.update(replace(created, answer=TEXT + " Vale per ODV e APS."), "luca", 1)
     assert (revised.revision, revised.updated_by, revised.author) == (2, "luca", "maria")
     assert store.update(revised, "maria", 2) == revised  # saving without changes adds no revision
-    ok = store.approve(revised.id, "luca", 2)
-    assert (ok.status, ok.approved_by, ok.revision) == ("approvata", "luca", 3)
+    ok = store.approve(revised.id, "maria", 2)  # luca saved the latest content: maria reviews it
+    assert (ok.status, ok.approved_by, ok.revision) == ("approvata", "maria", 3)
     assert dict(ok.cited_hashes).keys() == {COMPENSO.key}
     edited = store.update(replace(ok, question="Le ODV convenzionate possono ricevere compensi?"), "maria", 3)
     assert (edited.status, edited.approved_at, edited.revision) == ("bozza", None, 4)
@@ -114,13 +119,13 @@ def test_create_revise_approve_restore(store: CuratedStore) -> None:
         5,
         "approvata",
         QUESTION,
-        "luca",
+        "maria",
     )
     history = store.revisions(ok.id)
     assert [(r.number, r.saved_by, r.change) for r in history] == [
         (1, "maria", "creata"),
         (2, "luca", "modificati: testo della risposta"),
-        (3, "luca", "approvata"),
+        (3, "maria", "approvata"),
         (4, "maria", "modificati: domanda; torna in bozza e va riapprovata"),
         (5, "maria", "ripristinata la revisione 3"),
     ]
@@ -450,8 +455,6 @@ def test_handlers_refuse_non_trainers(desk: ui.Desk) -> None:
         "non è tra i formatori configurati (LC_TRAINER_USERS).",
     )
     assert ui.create(desk, None, form).message.startswith("Per modificare le risposte curate accedi come formatore")
-    assert ui.sign_in(desk, "maria", "sbagliata") == ui.Outcome(False, "Password errata per il formatore 'maria'.")
-    assert ui.sign_in(desk, "maria", PASSWORD).message == "Accesso eseguito: maria può modificare le risposte curate."
     assert desk.store.find() == []
     created = ui.create(desk, "maria", form)
     assert created.ok and created.message == "Bozza 'compenso-odv' salvata (revisione 1)."
@@ -463,7 +466,7 @@ def test_handlers_refuse_non_trainers(desk: ui.Desk) -> None:
     ):
         assert not refused.ok and "formator" in refused.message
     assert desk.store.require("compenso-odv").revision == 1
-    assert ui.search(desk, "ODV")[0][:3] == ["compenso-odv", QUESTION, "bozza"]
+    assert ui.search(desk, "ODV", viewer="maria")[0][:3] == ["compenso-odv", QUESTION, "bozza"]
 
 
 def test_handlers_edit_conflict_approve_restore_export(desk: ui.Desk, tmp_path: Path) -> None:
@@ -481,9 +484,9 @@ def test_handlers_edit_conflict_approve_restore_export(desk: ui.Desk, tmp_path: 
         "Risposta 'compenso-odv' approvata (revisione 3): da ora è servita in chat."
     )
     assert ui.restore(desk, "maria", "compenso-odv", 1, 3).message == "Ripristinata come revisione 4 (bozza)."
-    assert [row[2] for row in ui.history(desk, "compenso-odv")] == ["maria", "luca", "maria", "maria"]
+    assert [row[2] for row in ui.history(desk, "compenso-odv", "maria")] == ["maria", "luca", "maria", "maria"]
     assert ui.export(desk, "docx", tmp_path).message == "Nessuna risposta curata da esportare (stato: approvata)."
-    exported = ui.export(desk, "docx", tmp_path, status=None)
+    exported = ui.export(desk, "docx", tmp_path, status=None, viewer="luca")
     assert exported.ok and exported.path == tmp_path / "risposte-curate.docx" and exported.path.stat().st_size
 
 
@@ -541,8 +544,12 @@ def test_cli_writes_need_a_trainer_password(
     assert cli.main([*create, "--user", "maria", "--password-stdin"], settings) == 0
     assert capsys.readouterr().out == "Creata la risposta curata 'compenso-odv' (revisione 1, bozza).\n"
     monkeypatch.setenv("LC_TRAINER_PASSWORD", PASSWORD)
-    assert cli.main(["curated", "approve", "compenso-odv", "--user", "maria"], settings) == 0
+    assert cli.main(["curated", "approve", "compenso-odv", "--user", "maria"], settings) == 1  # her own answer
+    assert capsys.readouterr().err == f"Errore: {SELF_APPROVAL}\n"
+    monkeypatch.setenv("LC_TRAINER_PASSWORD", "luca-password")
+    assert cli.main(["curated", "approve", "compenso-odv", "--user", "luca"], settings) == 0
     assert capsys.readouterr().out == "Risposta curata 'compenso-odv': salvata la revisione 2 (approvata).\n"
+    monkeypatch.setenv("LC_TRAINER_PASSWORD", PASSWORD)
     assert cli.main(["curated", "list", "--json", "--tag", "lavoro"], settings) == 0
     assert [a["id"] for a in json.loads(capsys.readouterr().out)] == ["compenso-odv"]
     assert cli.main(["curated", "check"], settings) == 0
@@ -579,3 +586,120 @@ def test_cli_errors_are_one_italian_line(store_url: str, mini_index: Settings, t
     assert result.stderr == (
         "Errore: Nessuna risposta curata con id 'nessuna' (elencale con: assistant curated list).\n"
     )
+
+
+# --- roles: self-approval, what visitors see, sessions behind every write ---------------------------------
+
+
+def test_whoever_wrote_the_latest_content_cannot_approve_it(store: CuratedStore) -> None:
+    created = store.create(draft(), "maria")
+    with pytest.raises(CuratedError) as info:
+        store.approve(created.id, "maria", 1)
+    assert str(info.value) == SELF_APPROVAL
+    assert (store.require(created.id).status, store.require(created.id).revision) == ("bozza", 1)
+    archived = store.archive(created.id, "luca", 1)  # a change of status is not a change of content
+    with pytest.raises(CuratedError, match="l'ultima modifica del contenuto è tua"):
+        store.approve(created.id, "maria", archived.revision)
+    edited = store.update(replace(archived, answer=TEXT + " Vale anche per le APS."), "luca", archived.revision)
+    with pytest.raises(CuratedError, match=r"è tua \(luca\)"):
+        store.approve(created.id, "luca", edited.revision)
+    assert store.content_author(created.id) == "luca" and store.content_author(created.id, up_to=2) == "maria"
+    ok = store.approve(created.id, "maria", edited.revision)  # maria reads luca's change and approves it
+    assert (ok.status, ok.approved_by) == ("approvata", "maria")
+    other = store.create(draft(id="compenso-odv-bis"), "luca")
+    assert store.approve(other.id, "luca", 1, forbid_self_approval=False).approved_by == "luca"  # setting off
+
+
+def test_handlers_refuse_self_approval_unless_the_setting_is_off(
+    desk: ui.Desk, trainers_setting: str, store: CuratedStore
+) -> None:
+    assert ui.create(desk, "maria", ui.to_form(draft())).ok
+    assert ui.approve(desk, "maria", "compenso-odv", 1) == ui.Outcome(False, SELF_APPROVAL)
+    assert store.require("compenso-odv").status == "bozza"
+    lenient = replace(
+        desk, trainers=Trainers.from_settings(load_settings(trainer_users=trainers_setting, forbid_self_approval=False))
+    )
+    assert ui.approve(lenient, "maria", "compenso-odv", 1).ok
+    assert ui.approve(desk, "luca", "compenso-odv", 1).message.startswith("Conflitto:")  # already approved
+
+
+def test_visitors_see_approved_answers_only(desk: ui.Desk, tmp_path: Path) -> None:
+    store = desk.store
+    served = store.approve(store.create(draft(), "maria").id, "luca", 1)
+    store.create(draft(id="bozza-abitare", question="Si può co-progettare sull'abitare?"), "maria")
+    gone = store.create(draft(id="archiviata-vecchia", question="Domanda superata sulle ODV?"), "maria")
+    store.archive(gone.id, "luca", 1)
+    everything = {row[0] for row in ui.search(desk, viewer="luca")}
+    assert everything == {"compenso-odv", "bozza-abitare", "archiviata-vecchia"}
+    for visitor in (None, "ospite"):  # nobody logged in, or a name that is no trainer
+        assert [row[0] for row in ui.search(desk, viewer=visitor)] == ["compenso-odv"]
+        assert ui.search(desk, status="bozza", viewer=visitor) == []
+        assert ui.search(desk, status="archiviata", viewer=visitor) == []
+        hidden = ui.open_answer(desk, "bozza-abitare", visitor)
+        assert hidden == ui.Outcome(
+            False,
+            "Nessuna risposta approvata con id 'bozza-abitare': bozze, risposte archiviate e revisioni sono "
+            "visibili solo ai formatori (accedi con le tue credenziali).",
+        )
+        assert ui.open_answer(desk, "nessuna", visitor).message.startswith("Nessuna risposta approvata con id")
+        assert ui.open_answer(desk, "compenso-odv", visitor).ok
+        assert ui.history(desk, "compenso-odv", visitor) == []
+        assert not ui.revision_form(desk, "compenso-odv", 1, visitor).ok
+        assert not ui.export(desk, "json", tmp_path, status=None, viewer=visitor).ok
+        assert ui.export(desk, "json", tmp_path, viewer=visitor).ok  # approved answers: everyone
+    assert ui.open_answer(desk, "bozza-abitare", "maria").ok
+    assert len(ui.history(desk, "compenso-odv", "maria")) == served.revision
+    assert ui.revision_form(desk, "compenso-odv", 1, "maria").ok
+    exported = ui.export(desk, "json", tmp_path, status=None, viewer="maria")
+    assert exported.ok and exported.path is not None
+    assert {a["id"] for a in json.loads(exported.path.read_text(encoding="utf-8"))} == everything
+
+
+def test_feedback_queue_and_its_drafts_are_for_trainers_only(
+    desk: ui.Desk, mini_index: Settings, store_url: str, mini_assistant: Assistant
+) -> None:
+    from assistant.curated.feedback import FeedbackStore
+    from assistant.ui.curated_tab import draft_from_feedback, feedback_rows
+    from assistant.ui.services import Services
+
+    settings = mini_index.model_copy(update={"database_url": store_url})
+    services = Services(settings, assistant=mini_assistant, feedback=FeedbackStore(settings), desk=desk)
+    answer = mini_assistant.ask("Le convenzioni con le ODV possono prevedere compensi?", "operatore")
+    item = services.feedback.record(answer, "operatore", False, "Manca il comma 2")  # type: ignore[union-attr]
+    assert feedback_rows(services, None) == [] and feedback_rows(services, "ospite") == []
+    rows = feedback_rows(services, "maria")
+    assert [(r[0], r[3], r[4]) for r in rows] == [(item, answer.query, "Manca il comma 2")]
+    refused = draft_from_feedback(services, None, item)
+    assert not refused.ok and refused.message.startswith("Per modificare le risposte curate accedi come formatore")
+    assert desk.store.find() == [] and feedback_rows(services, "maria")  # nothing drafted, still queued
+    made = draft_from_feedback(services, "maria", item)
+    assert made.ok and made.answer is not None and made.answer.status == "bozza"
+    assert feedback_rows(services, "maria") == []
+    assert ui.search(desk, viewer=None) == []  # the draft made from the feedback stays hidden from visitors
+
+
+def test_every_write_needs_a_live_session(desk: ui.Desk) -> None:
+    from assistant.auth import LoginGuard, Sessions
+
+    now = [0.0]
+    clock = lambda: now[0]
+    sessions = Sessions(desk.trainers, LoginGuard(clock=clock), minutes=480, clock=clock)
+    form = ui.to_form(draft())
+    maria = sessions.login("maria", PASSWORD, "127.0.0.1").token
+    assert ui.as_trainer(sessions, maria, lambda who: ui.create(desk, who, form)).ok
+    assert ui.as_trainer(sessions, None, lambda who: ui.archive(desk, who, "compenso-odv", 1)) == ui.Outcome(
+        False,
+        "Per modificare le risposte curate accedi come formatore: chi non ha un account da formatore può solo "
+        "consultarle.",
+    )
+    luca = sessions.login("luca", "luca-password", "127.0.0.1").token
+    now[0] += 480 * 60  # eight hours later both sessions have expired
+    expired = ui.as_trainer(sessions, luca, lambda who: ui.approve(desk, who, "compenso-odv", 1))
+    assert expired == ui.Outcome(False, "Sessione scaduta: accedi di nuovo.")
+    luca = sessions.login("luca", "luca-password", "127.0.0.1").token
+    sessions.logout(luca)  # "Esci": the same token no longer writes
+    assert not ui.as_trainer(sessions, luca, lambda who: ui.approve(desk, who, "compenso-odv", 1)).ok
+    assert desk.store.require("compenso-odv").status == "bozza"
+    luca = sessions.login("luca", "luca-password", "127.0.0.1").token
+    approved_now = ui.as_trainer(sessions, luca, lambda who: ui.approve(desk, who, "compenso-odv", 1))
+    assert approved_now.ok and desk.store.require("compenso-odv").approved_by == "luca"

@@ -1,7 +1,8 @@
 """`assistant curated list|show|history|import|export|check|create|approve|archive|restore`.
 
 Reading is open to everyone; writing needs `--user` to be a trainer (LC_TRAINER_USERS) whose password comes
-from LC_TRAINER_PASSWORD or, with --password-stdin, from the first line of standard input.
+from LC_TRAINER_PASSWORD or, with --password-stdin, from the first line of standard input. `approve` obeys
+LC_FORBID_SELF_APPROVAL: whoever saved the latest content of an answer cannot approve it.
 """
 
 from __future__ import annotations
@@ -219,7 +220,7 @@ def _status_change(action: str) -> Callable[[argparse.Namespace, Settings], int]
         current = store.require(args.id)
         base = args.based_on if args.based_on is not None else current.revision
         if action == "approve":
-            saved = store.approve(args.id, user, base)
+            saved = store.approve(args.id, user, base, forbid_self_approval=settings.forbid_self_approval)
         elif action == "archive":
             saved = store.archive(args.id, user, base)
         else:

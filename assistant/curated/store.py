@@ -282,9 +282,38 @@ class CuratedStore:
             note += "; torna in bozza e va riapprovata"
         return self.save(edited, user, base_revision, note)
 
-    def approve(self, answer_id: str, user: str, base_revision: int) -> CuratedAnswer:
-        """Approve: the answer is served from now on; the cited text is fingerprinted for `curated check`."""
+    def content_author(self, answer_id: str, up_to: int | None = None) -> str:
+        """Who saved the latest change of the answer's content (any field but the status), up to revision `up_to`."""
+        author, previous = "", None
+        for rev in self.revisions(answer_id):
+            if up_to is not None and rev.number > up_to:
+                break
+            content = tuple(getattr(rev.snapshot, name) for name in CONTENT_FIELDS if name != "status")
+            if content != previous:
+                author, previous = rev.saved_by, content
+        return author
+
+    def approve(
+        self, answer_id: str, user: str, base_revision: int, *, forbid_self_approval: bool = True
+    ) -> CuratedAnswer:
+        """Approve: the answer is served from now on; the cited text is fingerprinted for `curated check`.
+
+        With `forbid_self_approval` (LC_FORBID_SELF_APPROVAL, on by default) whoever saved the latest content
+        revision cannot approve it: every approved text has been read by a second trainer. The editors' import
+        (`prontuario`) does not approve through here.
+        """
         current = self.require(answer_id)
+        if current.revision != base_revision:
+            with self.engine.connect() as conn:
+                raise self._conflict(conn, answer_id, base_revision)
+        if forbid_self_approval:
+            author = self.content_author(answer_id, current.revision)
+            if author.casefold() == user.casefold():
+                log.info("self-approval refused: %s on curated answer %s", user, answer_id)
+                raise CuratedError(
+                    f"Non puoi approvare la risposta curata {answer_id!r}: l'ultima modifica del contenuto è tua "
+                    f"({author}). Deve approvarla un altro formatore (regola LC_FORBID_SELF_APPROVAL)."
+                )
         approved = replace(current, status="approvata", approved_by=user, approved_at=now(), cited_hashes=())
         return self.save(approved, user, base_revision, "approvata")
 

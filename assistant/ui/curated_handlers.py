@@ -1,31 +1,34 @@
 """Handlers of the "Risposte curate" tab, as plain functions: values in, values out, no Gradio import.
 
 Every handler takes a `Desk` (the store, the catalogue, the trainer accounts). Write handlers also take the
-logged-in `user` (Gradio's `request.username`, or the name `sign_in` accepted; None when nobody logged in),
-refuse non-trainers with an Italian message and never raise: every problem comes back as `Outcome.message`.
-Reading handlers raise only when the database itself is unreachable. Forms are `CuratedForm` (text fields, as
-the widgets hold them); choices for the widgets: `models.CURATED_AUDIENCES`, `models.CURATED_STATUSES`, and
-`curated.MILAN_THREADS` as suggested tags (any other tag is accepted).
+`user` behind the session (None when nobody is logged in), refuse non-trainers with an Italian message and
+never raise: every problem comes back as `Outcome.message`. The app runs each write through
+`as_trainer(sessions, token, write)`, which refuses a missing, ended or expired session ("Sessione scaduta:
+accedi di nuovo.") before the write runs. Reading handlers take the `viewer` (`Sessions.trainer(token)`): anyone
+else sees approved answers only, never drafts, archived answers or histories. Reading handlers raise only when
+the database itself is unreachable. Forms are `CuratedForm` (text fields, as the widgets hold them); choices
+for the widgets: `models.CURATED_AUDIENCES`, `models.CURATED_STATUSES`, and `curated.MILAN_THREADS` as
+suggested tags (any other tag is accepted).
 
 Setup
     open_desk(settings, catalog, glossary=None) -> Desk       the configured database, citations checked
-    sign_in(desk, user, password) -> Outcome           the app's own trainer login (ok: keep `user` in a State)
-Reading
-    search(desk, query="", status=None, tag=None, audience=None) -> list[list[str]]
+    as_trainer(sessions, token, write) -> Outcome      runs write(user) for the trainer of a live session
+Reading (drafts, archived answers and histories for trainers only)
+    search(desk, query="", status=None, tag=None, audience=None, viewer=None) -> list[list[str]]
         rows [id, domanda, stato, pubblico, temi, autore, ultima modifica, revisione] for a Dataframe
-    open_answer(desk, answer_id) -> Outcome            form + answer (its `revision` is the edit base)
-    history(desk, answer_id) -> list[list[str]]        rows [revisione, data, chi, modifica]
-    revision_form(desk, answer_id, number) -> Outcome  an earlier revision, read only
+    open_answer(desk, answer_id, viewer=None) -> Outcome   form + answer (its `revision` is the edit base)
+    history(desk, answer_id, viewer=None) -> list[list[str]]   rows [revisione, data, chi, modifica]
+    revision_form(desk, answer_id, number, viewer=None) -> Outcome   an earlier revision, read only
     draft_from_answer(answer, audience, catalog=None) -> CuratedForm   a chat answer, pre-filled (no write)
 Writing (trainers only)
     create(desk, user, form) -> Outcome                a new draft
     edit(desk, user, answer_id, base_revision, form) -> Outcome   conflict if someone saved after base
-    approve(desk, user, answer_id, base_revision) -> Outcome
+    approve(desk, user, answer_id, base_revision) -> Outcome   never by whoever saved the latest content
     archive(desk, user, answer_id, base_revision) -> Outcome
     restore(desk, user, answer_id, number, base_revision) -> Outcome
     save_chat_answer(desk, user, answer, audience) -> Outcome     "Salva come risposta curata": a draft
-Course material (everyone)
-    export(desk, fmt, directory, tag=None, audience=None, status="approvata") -> Outcome   `path` is the file
+Course material (approved answers for everyone, any status for trainers)
+    export(desk, fmt, directory, tag=None, audience=None, status="approvata", viewer=None) -> Outcome
 `Outcome.ok` False means: show `Outcome.message` with gr.Warning; True: gr.Info.
 """
 
@@ -37,7 +40,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from ..auth import Trainers, login, require_trainer
+from ..auth import Sessions, Trainers, require_trainer
 from ..catalog import Catalog
 from ..config import Settings
 from ..curated import ConflictError, CuratedAnswer, CuratedError, CuratedStore
@@ -53,6 +56,7 @@ GENERIC_ERROR = (
     "Operazione non riuscita per un errore imprevisto: riprova; se il problema continua, segnalalo agli amministratori."
 )
 FORMATS = {"json": "json", "md": "md", "docx": "docx"}
+HIDDEN = "bozze, risposte archiviate e revisioni sono visibili solo ai formatori (accedi con le tue credenziali)."
 
 
 @dataclass(frozen=True)
@@ -96,13 +100,18 @@ def open_desk(settings: Settings, catalog: Catalog, glossary: Glossary | None = 
     return Desk(CuratedStore.open(settings.sqlalchemy_url, catalog, ids), catalog, Trainers.from_settings(settings))
 
 
-def sign_in(desk: Desk, user: str, password: str) -> Outcome:
-    """Check a trainer's password (for an in-app login instead of Gradio's `auth`, so visitors can still read)."""
+def as_trainer(sessions: Sessions, token: str | None, write: Callable[[str], Outcome]) -> Outcome:
+    """Run `write(user)` for the trainer of a live session; a missing, ended or expired one gets the reason."""
     try:
-        who = login(desk.trainers, (user or "").strip(), password)
+        user = sessions.require(token)
     except PermissionError as exc:
         return Outcome(False, str(exc))
-    return Outcome(True, f"Accesso eseguito: {who} può modificare le risposte curate.")
+    return write(user)
+
+
+def may_see_all(desk: Desk, viewer: str | None) -> bool:
+    """Drafts, archived answers and histories are for trainers; everyone else reads approved answers only."""
+    return desk.trainers.is_trainer(viewer)
 
 
 def to_form(answer: CuratedAnswer) -> CuratedForm:
@@ -154,8 +163,17 @@ def _write(desk: Desk, user: str | None, action: Callable[[str], CuratedAnswer],
 
 
 def search(
-    desk: Desk, query: str = "", status: str | None = None, tag: str | None = None, audience: str | None = None
+    desk: Desk,
+    query: str = "",
+    status: str | None = None,
+    tag: str | None = None,
+    audience: str | None = None,
+    viewer: str | None = None,
 ) -> list[list[str]]:
+    if not may_see_all(desk, viewer):
+        if status and status != "approvata":
+            return []
+        status = "approvata"
     found = desk.store.find(status=status or None, tag=tag or None, audience=audience or None, query=query or None)
     return [
         [
@@ -172,8 +190,11 @@ def search(
     ]
 
 
-def open_answer(desk: Desk, answer_id: str) -> Outcome:
+def open_answer(desk: Desk, answer_id: str, viewer: str | None = None) -> Outcome:
     answer = desk.store.get(answer_id)
+    if not may_see_all(desk, viewer) and (answer is None or answer.status != "approvata"):
+        # the same words whether the id is unknown or a draft: visitors learn nothing about drafts
+        return Outcome(False, f"Nessuna risposta approvata con id {answer_id!r}: {HIDDEN}")
     if answer is None:
         return Outcome(False, f"Nessuna risposta curata con id {answer_id!r}.")
     return Outcome(
@@ -181,13 +202,17 @@ def open_answer(desk: Desk, answer_id: str) -> Outcome:
     )
 
 
-def history(desk: Desk, answer_id: str) -> list[list[str]]:
+def history(desk: Desk, answer_id: str, viewer: str | None = None) -> list[list[str]]:
+    if not may_see_all(desk, viewer):
+        return []
     return [
         [str(r.number), italian_datetime(r.saved_at), r.saved_by, r.change] for r in desk.store.revisions(answer_id)
     ]
 
 
-def revision_form(desk: Desk, answer_id: str, number: int) -> Outcome:
+def revision_form(desk: Desk, answer_id: str, number: int, viewer: str | None = None) -> Outcome:
+    if not may_see_all(desk, viewer):
+        return Outcome(False, f"Le revisioni precedenti sono visibili solo ai formatori: {HIDDEN}")
     try:
         old = desk.store.revision(answer_id, int(number))
     except (CuratedError, ValueError) as exc:
@@ -245,7 +270,9 @@ def approve(desk: Desk, user: str | None, answer_id: str, base_revision: int) ->
     return _write(
         desk,
         user,
-        lambda who: desk.store.approve(answer_id, who, int(base_revision)),
+        lambda who: desk.store.approve(
+            answer_id, who, int(base_revision), forbid_self_approval=desk.trainers.forbid_self_approval
+        ),
         "Risposta {id!r} approvata (revisione {revision}): da ora è servita in chat.",
     )
 
@@ -285,10 +312,13 @@ def export(
     tag: str | None = None,
     audience: str | None = None,
     status: str | None = "approvata",
+    viewer: str | None = None,
 ) -> Outcome:
     """Write the selection to `directory` as risposte-curate.<json|md|docx>; `path` is the file to download."""
     if fmt not in FORMATS:
         return Outcome(False, f"Formato non valido: {fmt!r} (usa json, md oppure docx).")
+    if status != "approvata" and not may_see_all(desk, viewer):
+        return Outcome(False, f"Si possono esportare solo le risposte approvate: {HIDDEN}")
     selection = Selection(tag or None, audience or None, status or None)
     answers = selection.pick(desk.store)
     if not answers:

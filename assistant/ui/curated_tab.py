@@ -1,6 +1,9 @@
 """The "Risposte curate" tab: search, edit, approve, archive, restore, export; the negative-feedback queue.
 
-Layout and event wiring only; the work is done by the plain functions of ui/curated_handlers.py.
+Layout and event wiring only; the work is done by the plain functions of ui/curated_handlers.py and the two
+below. The tab holds a session token (`assistant.auth.Sessions`), never a user name: every write goes through
+`curated_handlers.as_trainer`, every read is filtered server-side for whoever is behind the token, so a visitor
+sees approved answers only, never drafts, archived answers or the feedback queue.
 """
 
 from __future__ import annotations
@@ -11,6 +14,7 @@ from typing import Any
 
 import gradio as gr
 
+from ..auth import Sessions, require_trainer
 from ..curated.record import MILAN_THREADS
 from ..models import CURATED_AUDIENCES, CURATED_STATUSES
 from . import curated_handlers as ch
@@ -19,8 +23,9 @@ from .services import Services
 FORM_FIELDS = ("question", "answer", "phrasings", "citations", "glossary_terms", "tags", "audience", "id")
 
 
-def feedback_rows(services: Services) -> list[list[Any]]:
-    if services.feedback is None:
+def feedback_rows(services: Services, viewer: str | None) -> list[list[Any]]:
+    """The negative-feedback queue, for a trainer only: users' questions and comments are not for visitors."""
+    if services.feedback is None or services.desk is None or not ch.may_see_all(services.desk, viewer):
         return []
     return [
         [f.id, f.created_at.strftime("%d-%m-%Y %H:%M"), f.audience, f.question, f.comment]
@@ -32,6 +37,10 @@ def draft_from_feedback(services: Services, user: str | None, feedback_id: Any) 
     """One click: a negative feedback item becomes a curated-answer draft (question, answer, citations)."""
     if services.desk is None or services.feedback is None:
         return ch.Outcome(False, "Le risposte curate non sono disponibili.")
+    try:
+        require_trainer(user, services.desk.trainers)  # refused before reading any feedback
+    except PermissionError as exc:
+        return ch.Outcome(False, str(exc))
     try:
         item = services.feedback.get(int(feedback_id))
     except (TypeError, ValueError):
@@ -62,15 +71,19 @@ def item_ref(citation: dict[str, Any]) -> str:
     ).key
 
 
-def build_curated_tab(services: Services, user: gr.State) -> Any:
-    """Build the tab inside the current Blocks; returns a function that wires the chat's save button."""
+def build_curated_tab(services: Services, sessions: Sessions, user: gr.State) -> Any:
+    """Build the tab inside the current Blocks; returns a function that wires the chat's save button.
+
+    `user` is the State holding the session token of this browser tab (None when nobody is logged in).
+    """
     with gr.Tab("Risposte curate", id="curate"):
         if services.desk is None:
             gr.Markdown("Le risposte curate non sono disponibili: il database non è raggiungibile.")
             return None
         gr.Markdown(
             "Le risposte curate sono scritte e approvate dai formatori e vengono servite per prime in chat. "
-            "Tutti possono consultarle ed esportarle; per modificarle serve l'accesso formatori."
+            "Tutti possono consultare ed esportare quelle approvate; bozze, risposte archiviate e segnalazioni "
+            "sono visibili solo ai formatori, e per modificarle serve l'accesso formatori."
         )
         with gr.Row():
             query = gr.Textbox(label="Cerca nelle risposte curate", elem_id="lc-cur-query", scale=3)
@@ -158,6 +171,7 @@ def build_curated_tab(services: Services, user: gr.State) -> Any:
                 to_draft = gr.Button("Crea bozza dalla segnalazione", elem_id="lc-cur-queue-draft")
 
     form_components = [question, answer, phrasings, citations, terms, tags, audience, pick]
+    desk = services.desk
 
     def form_values(outcome: ch.Outcome) -> list[Any]:
         form = outcome.form or ch.CuratedForm()
@@ -167,19 +181,30 @@ def build_curated_tab(services: Services, user: gr.State) -> Any:
         (gr.Info if outcome.ok else gr.Warning)(outcome.message)
         return outcome.message
 
-    def current(answer_id: str) -> tuple[Any, ...]:
-        outcome = ch.open_answer(services.desk, answer_id.strip())
-        rows = ch.history(services.desk, answer_id.strip()) if outcome.ok else []
+    def table(token: str | None, query_text: str, status_value: str, tag_value: str) -> list[list[str]]:
+        viewer = sessions.trainer(token)
+        if status_value and status_value != "approvata" and viewer is None:
+            gr.Warning(f"Solo risposte approvate: {ch.HIDDEN}")
+        return ch.search(desk, query_text, status_value or None, tag_value or None, viewer=viewer)
+
+    def current(token: str | None, answer_id: str) -> tuple[Any, ...]:
+        viewer = sessions.trainer(token)
+        outcome = ch.open_answer(desk, answer_id.strip(), viewer)
+        rows = ch.history(desk, answer_id.strip(), viewer) if outcome.ok else []
         base = outcome.answer.revision if outcome.answer else 0
         return (*form_values(outcome), base, rows, outcome.message if not outcome.ok else "")
 
-    def after_write(outcome: ch.Outcome, query_text: str, status_value: str, tag_value: str) -> tuple[Any, ...]:
+    def after_write(token: str | None, outcome: ch.Outcome, *filter_values: str) -> tuple[Any, ...]:
         message = notify(outcome)
-        table = ch.search(services.desk, query_text, status_value or None, tag_value or None)
+        rows = table(token, *filter_values)
         if outcome.ok and outcome.answer is not None:
-            values = current(outcome.answer.id)
-            return (*values[:-1], message, table)
-        return (*[gr.update()] * len(form_components), gr.update(), gr.update(), message, table)
+            values = current(token, outcome.answer.id)
+            return (*values[:-1], message, rows)
+        return (*[gr.update()] * len(form_components), gr.update(), gr.update(), message, rows)
+
+    def write(token: str | None, action: Any, *filter_values: str) -> tuple[Any, ...]:
+        """A write as the trainer of `token` (refused for a missing, ended or expired session)."""
+        return after_write(token, ch.as_trainer(sessions, token, action), *filter_values)
 
     write_outputs = [*form_components, revision, history, status_line, results]
     filters = [query, status, tag]
@@ -187,75 +212,103 @@ def build_curated_tab(services: Services, user: gr.State) -> Any:
     def form_from(*values: Any) -> ch.CuratedForm:
         return ch.CuratedForm(**dict(zip(FORM_FIELDS, values, strict=True)))
 
-    search_button.click(
-        lambda q, s, t: ch.search(services.desk, q, s or None, t or None), filters, results, api_visibility="private"
+    search_button.click(table, [user, *filters], results, api_visibility="private")
+    open_button.click(
+        current, [user, pick], [*form_components, revision, history, status_line], api_visibility="private"
     )
-    open_button.click(current, pick, [*form_components, revision, history, status_line], api_visibility="private")
     create_button.click(
-        lambda who, *v: after_write(ch.create(services.desk, who, form_from(*v[:8])), *v[8:]),
+        lambda token, *v: write(token, lambda who: ch.create(desk, who, form_from(*v[:8])), *v[8:]),
         [user, *form_components, *filters],
         write_outputs,
         api_visibility="private",
     )
     save_button.click(
-        lambda who, base, *v: after_write(
-            ch.edit(services.desk, who, v[7].strip(), int(base or 0), form_from(*v[:8])), *v[8:]
+        lambda token, base, *v: write(
+            token, lambda who: ch.edit(desk, who, v[7].strip(), int(base or 0), form_from(*v[:8])), *v[8:]
         ),
         [user, revision, *form_components, *filters],
         write_outputs,
         api_visibility="private",
     )
     approve_button.click(
-        lambda who, base, ident, *f: after_write(ch.approve(services.desk, who, ident.strip(), int(base or 0)), *f),
+        lambda token, base, ident, *f: write(
+            token, lambda who: ch.approve(desk, who, ident.strip(), int(base or 0)), *f
+        ),
         [user, revision, pick, *filters],
         write_outputs,
         api_visibility="private",
     )
     archive_button.click(
-        lambda who, base, ident, *f: after_write(ch.archive(services.desk, who, ident.strip(), int(base or 0)), *f),
+        lambda token, base, ident, *f: write(
+            token, lambda who: ch.archive(desk, who, ident.strip(), int(base or 0)), *f
+        ),
         [user, revision, pick, *filters],
         write_outputs,
         api_visibility="private",
     )
     restore_button.click(
-        lambda who, base, ident, number, *f: after_write(
-            ch.restore(services.desk, who, ident.strip(), int(number or 0), int(base or 0)), *f
+        lambda token, base, ident, number, *f: write(
+            token, lambda who: ch.restore(desk, who, ident.strip(), int(number or 0), int(base or 0)), *f
         ),
         [user, revision, pick, restore_number, *filters],
         write_outputs,
         api_visibility="private",
     )
 
-    def on_export(fmt: str, tag_value: str, audience_value: str) -> Any:
+    def on_export(token: str | None, fmt: str, tag_value: str, audience_value: str) -> Any:
         outcome = ch.export(
-            services.desk, fmt, Path(tempfile.mkdtemp(prefix="lc-curate-")), tag_value or None, audience_value or None
+            desk,
+            fmt,
+            Path(tempfile.mkdtemp(prefix="lc-curate-")),
+            tag_value or None,
+            audience_value or None,
+            viewer=sessions.trainer(token),
         )
         notify(outcome)
         return str(outcome.path) if outcome.path else None
 
-    export_button.click(on_export, [export_format, export_tag, export_audience], export_file, api_visibility="private")
+    export_button.click(
+        on_export, [user, export_format, export_tag, export_audience], export_file, api_visibility="private"
+    )
 
-    def on_queue(who: str | None) -> Any:
-        if not who:
+    def on_queue(token: str | None) -> Any:
+        viewer = sessions.trainer(token)
+        if viewer is None:
             gr.Warning("Solo i formatori vedono le segnalazioni: accedi con le tue credenziali.")
             return []
-        return feedback_rows(services)
+        return feedback_rows(services, viewer)
 
     refresh_queue.click(on_queue, user, queue, api_visibility="private")
     to_draft.click(
-        lambda who, fid, *f: after_write(draft_from_feedback(services, who, fid), *f),
+        lambda token, fid, *f: write(token, lambda who: draft_from_feedback(services, who, fid), *f),
         [user, feedback_pick, *filters],
         write_outputs,
+        api_visibility="private",
+    )
+
+    def on_session(token: str | None, *filter_values: str) -> tuple[Any, ...]:
+        """Login or logout: the table shows what the new viewer may see; a visitor's form and queue are emptied."""
+        rows = ch.search(
+            desk, filter_values[0], filter_values[1] or None, filter_values[2] or None, viewer=sessions.trainer(token)
+        )
+        if sessions.trainer(token) is not None:
+            return (rows, gr.update(), *[gr.update()] * len(form_components), gr.update(), gr.update())
+        return (rows, [], *form_values(ch.Outcome(False, "")), 0, [])
+
+    user.change(
+        on_session,
+        [user, *filters],
+        [results, queue, *form_components, revision, history],
         api_visibility="private",
     )
 
     def wire_chat(answers: gr.State, audience_radio: gr.Radio, save_button_chat: gr.Button) -> None:
         """The chat's "Salva come risposta curata": a draft pre-filled from the last answer."""
 
-        def on_save(who: str | None, past: list[Any], who_audience: str, *f: Any) -> tuple[Any, ...]:
+        def on_save(token: str | None, past: list[Any], who_audience: str, *f: Any) -> tuple[Any, ...]:
             if not past:
-                return after_write(ch.Outcome(False, "Non c'è ancora una risposta da salvare."), *f)
-            return after_write(ch.save_chat_answer(services.desk, who, past[-1], "entrambi"), *f)
+                return after_write(token, ch.Outcome(False, "Non c'è ancora una risposta da salvare."), *f)
+            return write(token, lambda who: ch.save_chat_answer(desk, who, past[-1], "entrambi"), *f)
 
         save_button_chat.click(
             on_save, [user, answers, audience_radio, *filters], write_outputs, api_visibility="private"
