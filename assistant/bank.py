@@ -24,6 +24,7 @@ import yaml
 from .catalog import Catalog, LexicalIndex, write_json_atomic
 from .config import Settings
 from .embeddings import EmbeddingCache, get_embedder
+from .generations import BANK_ENTRIES, carry_over, reading, vector_key
 from .legal import CHUNKER_VERSION
 from .models import REGISTERS, Chunk
 from .references import Ref
@@ -33,8 +34,7 @@ from .text import slug, tokens
 log = logging.getLogger(__name__)
 
 BANK_DIR = "domande"
-BANK_FILE = "bank.json"
-BANK_BM25_DIR = "bank-bm25"
+BANK_FILE, BANK_BM25_DIR = BANK_ENTRIES
 REF_KEYS = ("doc_id", "article", "comma", "section", "chunk")
 
 
@@ -182,21 +182,32 @@ class BankSync:
     digest: str
     questions: int
     embedded: int  # questions sent to the embedder (cache misses)
+    keys: frozenset[str] = frozenset()  # the store keys of this generation's question vectors
 
 
-def sync_bank(settings: Settings, previous_digest: str | None, rebuild: bool = False) -> BankSync:
-    """Bring the bank's collection and BM25 up to date with corpus/domande (a no-op when nothing changed)."""
+def question_key(question: BankQuestion) -> str:
+    return vector_key(question.id, question.text)
+
+
+def sync_bank(
+    settings: Settings, previous_digest: str | None, directory: Path, current: Path, rebuild: bool = False
+) -> BankSync:
+    """Bring the bank's vectors up to date with corpus/domande and write its local files into the new
+    generation `directory` (copied from the `current` one when nothing changed). Stale vectors stay until
+    `collect_bank` runs after the switch."""
     questions, problems = load_bank(settings.corpus_dir / BANK_DIR)
     for problem in problems:
         log.warning("question bank: %s", problem)
     digest = bank_digest(questions, settings.embedder)
+    keys = frozenset(question_key(q) for q in questions)
     if rebuild:
         with contextlib.suppress(IndexMissingError):
             open_store(bank_settings(settings)).drop()
-    elif digest == previous_digest and (settings.index_dir / BANK_FILE).is_file():
+    elif digest == previous_digest and (current / BANK_FILE).is_file():
         try:
-            if open_store(bank_settings(settings), check_chunker=False).count() == len(questions):
-                return BankSync(digest, len(questions), 0)
+            if keys <= open_store(bank_settings(settings), check_chunker=False).ids():
+                carry_over(current, directory, BANK_ENTRIES)
+                return BankSync(digest, len(questions), 0, keys)
         except IndexMissingError:
             pass
     embedder = get_embedder(settings.embedder, settings.embed_threads)
@@ -217,20 +228,33 @@ def sync_bank(settings: Settings, previous_digest: str | None, rebuild: bool = F
     except IndexMismatchError:  # another embedder: its vectors cannot stay beside the new ones
         open_store(bank_settings(settings)).drop()
         store = open_store(bank_settings(settings), identity, create=True)
-    stale = store.ids() - {q.id for q in questions}
-    if stale:
-        store.delete(sorted(stale))
     if questions:
-        store.upsert([q.as_chunk() for q in questions], vectors)
+        store.upsert([q.as_chunk() for q in questions], vectors, [question_key(q) for q in questions])
     store.set_identity(identity)
-    save_local(settings, questions)
+    save_local(directory, questions)
     log.info("question bank: %d questions indexed", len(questions))
-    return BankSync(digest, len(questions), max(0, embedder.texts_embedded - before))
+    return BankSync(digest, len(questions), max(0, embedder.texts_embedded - before), keys)
 
 
-def save_local(settings: Settings, questions: list[BankQuestion]) -> None:
-    write_json_atomic(settings.index_dir / BANK_FILE, [q.as_chunk().to_dict() for q in questions])
-    LexicalIndex.build([q.id for q in questions], [q.text for q in questions]).save(settings.index_dir / BANK_BM25_DIR)
+def collect_bank(settings: Settings, directory: Path) -> int:
+    """Delete the bank vectors the generation in `directory` does not use; how many were deleted."""
+    local = directory / BANK_FILE
+    if not local.is_file():  # no bank in this generation: nothing is known to be stale
+        return 0
+    keys = {vector_key(c["id"], c["text"]) for c in json.loads(local.read_text(encoding="utf-8"))}
+    try:
+        store = open_store(bank_settings(settings), check_chunker=False)
+    except IndexMissingError:
+        return 0
+    stale = sorted(store.ids() - keys)
+    if stale:
+        store.delete(stale)
+    return len(stale)
+
+
+def save_local(directory: Path, questions: list[BankQuestion]) -> None:
+    write_json_atomic(directory / BANK_FILE, [q.as_chunk().to_dict() for q in questions])
+    LexicalIndex.build([q.id for q in questions], [q.text for q in questions]).save(directory / BANK_BM25_DIR)
 
 
 class BankIndex:
@@ -243,26 +267,35 @@ class BankIndex:
         self.row = {q.id: i for i, q in enumerate(questions)}
 
     @classmethod
-    def load(cls, settings: Settings, identity: IndexIdentity) -> BankIndex | None:
-        """The bank built by ingest; None when this index has none (built before the bank existed)."""
+    def load(cls, settings: Settings, identity: IndexIdentity, directory: Path) -> BankIndex | None:
+        """The bank of the index generation in `directory`; None when this index has none."""
         try:
             store: VectorStore = open_store(bank_settings(settings), identity, check_chunker=False)
         except IndexMissingError:
             return None
         ids, matrix = store.all_vectors()
-        local = settings.index_dir / BANK_FILE
-        lexical = LexicalIndex.load(settings.index_dir / BANK_BM25_DIR)
-        if local.is_file() and lexical is not None:
-            chunks = [Chunk.from_dict(c) for c in json.loads(local.read_text(encoding="utf-8"))]
-        else:  # a new instance over a shared store: rebuild the local files
-            chunks = store.all_chunks()
-            save_local(settings, [BankQuestion.from_chunk(c) for c in chunks])
-            lexical = LexicalIndex.load(settings.index_dir / BANK_BM25_DIR)
-        by_id = {c.id: BankQuestion.from_chunk(c) for c in chunks}
-        keep = [i for i, cid in enumerate(ids) if cid in by_id]
+        with reading(settings.index_dir):
+            local = directory / BANK_FILE
+            lexical = LexicalIndex.load(directory / BANK_BM25_DIR)
+            chunks = (
+                [Chunk.from_dict(c) for c in json.loads(local.read_text(encoding="utf-8"))] if local.is_file() else []
+            )
+        if not chunks or lexical is None:  # a new instance over a shared store: rebuild the local files
+            latest = {chunk.id: chunk for _, chunk in store.keyed_chunks()}
+            chunks = list(latest.values())
+            save_local(directory, [BankQuestion.from_chunk(c) for c in chunks])
+            lexical = LexicalIndex.load(directory / BANK_BM25_DIR)
+        questions = [BankQuestion.from_chunk(c) for c in chunks]
+        row = {key: i for i, key in enumerate(ids)}
+        keep: list[tuple[int, BankQuestion]] = []
+        for question in questions:
+            # Its own version's vector; a vector stored under the bare id only by an index of the first layout.
+            found = row.get(question_key(question), row.get(question.id))
+            if found is not None:
+                keep.append((found, question))
         if not keep or lexical is None:
             return None
-        return cls([by_id[ids[i]] for i in keep], matrix[keep], lexical)
+        return cls([q for _, q in keep], matrix[[i for i, _ in keep]], lexical)
 
     def matches(
         self, vector: np.ndarray, question: str, n: int, rrf_k: int = 20, how: str = "both"

@@ -37,11 +37,23 @@ def write_json_atomic(path: Path, data: object) -> None:
 class Catalog:
     """Every indexed chunk with its document, in document order; lookups by id, document and article."""
 
-    def __init__(self, chunks: Iterable[Chunk], documents: dict[str, DocumentInfo]) -> None:
+    def __init__(
+        self, chunks: Iterable[Chunk], documents: dict[str, DocumentInfo], keys: dict[str, str] | None = None
+    ) -> None:
         self.chunks: list[Chunk] = sorted(chunks, key=lambda c: (c.doc_id, c.position))
         self.documents = documents
         self.by_id: dict[str, Chunk] = {c.id: c for c in self.chunks}
         self.row: dict[str, int] = {c.id: i for i, c in enumerate(self.chunks)}
+        # The store key of each chunk's vector (see generations.vector_key); the chunk id when absent.
+        self.keys: dict[str, str] = {c.id: (keys or {}).get(c.id, c.id) for c in self.chunks}
+
+    def key(self, chunk_id: str) -> str:
+        return self.keys.get(chunk_id, chunk_id)
+
+    @cached_property
+    def chunk_of_key(self) -> dict[str, str]:
+        """Store key -> chunk id, for the vectors this catalogue uses (others belong to other generations)."""
+        return {key: cid for cid, key in self.keys.items()}
 
     @cached_property
     def by_article(self) -> dict[tuple[str, str], list[Chunk]]:
@@ -102,6 +114,7 @@ class Catalog:
             {
                 "documents": {k: asdict(v) for k, v in self.documents.items()},
                 "chunks": [c.to_dict() for c in self.chunks],
+                "keys": {cid: key for cid, key in self.keys.items() if key != cid},
             },
         )
 
@@ -112,7 +125,7 @@ class Catalog:
             return None
         data = json.loads(path.read_text(encoding="utf-8"))
         documents = {k: DocumentInfo(**v) for k, v in data["documents"].items()}
-        return cls((Chunk.from_dict(c) for c in data["chunks"]), documents)
+        return cls((Chunk.from_dict(c) for c in data["chunks"]), documents, data.get("keys"))
 
 
 def _section_matches(folded_values: tuple[str, ...], wanted: str) -> bool:

@@ -8,13 +8,15 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from pathlib import Path
 
+from . import generations
 from .catalog import Catalog, LexicalIndex, embed_text
 from .config import Settings
 from .legal import chunk_file
 from .loaders import LoadError
 from .manifest import corpus_files, document_info, load_manifest
-from .models import DocumentInfo
+from .models import Chunk, DocumentInfo
 from .store import IndexMissingError, VectorStore
 
 log = logging.getLogger(__name__)
@@ -22,24 +24,36 @@ log = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class LocalIndex:
-    """The catalogue of every indexed chunk and the BM25 index over them."""
+    """The catalogue of every indexed chunk and the BM25 index over them, from one index generation."""
 
     catalog: Catalog
     lexical: LexicalIndex
+    directory: Path  # the generation they were read from (the question bank's files are read from there too)
 
 
 def read_index(settings: Settings, store: VectorStore) -> LocalIndex:
-    """The catalogue and BM25 written by `assistant ingest`, or rebuilt from `store` when they are missing."""
-    catalog = Catalog.load(settings.index_dir)
-    lexical = LexicalIndex.load(settings.index_dir)
+    """The catalogue and BM25 of the current generation; in server mode, rebuilt from the shared store when this
+    instance has none."""
+    with generations.reading(settings.index_dir):
+        directory = generations.current(settings.index_dir)
+        catalog = Catalog.load(directory)
+        lexical = LexicalIndex.load(directory)
     if catalog is None or lexical is None:
+        if settings.store != "server":  # the local files are the index: without them there is none
+            raise IndexMissingError("L'indice non esiste ancora (o è stato azzerato). Crealo con: assistant ingest")
         return rebuild_local_index(settings, store)
-    return LocalIndex(catalog, lexical)
+    return LocalIndex(catalog, lexical, directory)
+
+
+def current_catalog(settings: Settings) -> Catalog | None:
+    """The catalogue of the current generation; None before the first ingest."""
+    with generations.reading(settings.index_dir):
+        return Catalog.load(generations.current(settings.index_dir))
 
 
 def indexed_catalog(settings: Settings) -> Catalog:
     """The catalogue of the built index; without an index, the corpus parsed now (same chunker, no vectors)."""
-    catalog = Catalog.load(settings.index_dir)
+    catalog = current_catalog(settings)
     if catalog is not None:
         return catalog
     root = settings.corpus_dir
@@ -56,10 +70,21 @@ def indexed_catalog(settings: Settings) -> Catalog:
 
 
 def rebuild_local_index(settings: Settings, store: VectorStore) -> LocalIndex:
-    """Rebuild and save the catalogue and BM25 from the chunks held by the (shared) store."""
-    chunks = store.all_chunks()
-    if not chunks:
+    """Rebuild the catalogue and BM25 from the chunks held by the (shared) store, as a new generation.
+
+    A store left with two versions of a chunk (an ingest killed before it deleted the old vectors) keeps
+    the one written last; the next ingest deletes the other.
+    """
+    keyed = store.keyed_chunks()
+    if not keyed:
         raise IndexMissingError("L'indice è vuoto. Crealo con: assistant ingest")
+    latest: dict[str, tuple[str, Chunk]] = {}
+    for key, chunk in keyed:
+        if chunk.id in latest:
+            log.warning("store holds two versions of %s: %s and %s", chunk.id, latest[chunk.id][0], key)
+        latest[chunk.id] = (key, chunk)
+    chunks = [chunk for _, chunk in latest.values()]
+    keys = {cid: key for cid, (key, _) in latest.items()}
     manifest = load_manifest(settings.corpus_dir)
     documents = {}
     for doc_id in {c.doc_id for c in chunks}:
@@ -68,14 +93,17 @@ def rebuild_local_index(settings: Settings, store: VectorStore) -> LocalIndex:
             matches = list(settings.corpus_dir.rglob(f"{doc_id}.*"))
             info = document_info(matches[0], manifest) if matches else _unknown(doc_id)
         documents[doc_id] = info
-    catalog = Catalog(chunks, documents)
+    catalog = Catalog(chunks, documents, keys)
     lexical = LexicalIndex.build(
         [c.id for c in catalog.chunks], [embed_text(c, documents[c.doc_id]) for c in catalog.chunks]
     )
-    catalog.save(settings.index_dir)
-    lexical.save(settings.index_dir)
+    directory = generations.begin(settings.index_dir)
+    catalog.save(directory)
+    lexical.save(directory)
+    generations.carry_over(generations.current(settings.index_dir), directory, generations.BANK_ENTRIES)
+    generations.commit(settings.index_dir, directory)
     log.info("rebuilt local catalogue and BM25 from the store: %d chunks", len(chunks))
-    return LocalIndex(catalog, lexical)
+    return LocalIndex(catalog, lexical, directory)
 
 
 def _unknown(doc_id: str) -> DocumentInfo:

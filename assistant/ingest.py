@@ -10,6 +10,7 @@ import fcntl
 import hashlib
 import json
 import logging
+import shutil
 import sys
 import time
 from collections.abc import Callable, Iterator
@@ -18,10 +19,12 @@ from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from .bank import sync_bank
-from .catalog import Catalog, LexicalIndex, embed_text, write_json_atomic
+from . import generations
+from .bank import BankSync, collect_bank, sync_bank
+from .catalog import BM25_DIR, CATALOG_FILE, Catalog, LexicalIndex, embed_text, write_json_atomic
 from .config import Settings
 from .embeddings import EmbeddingCache, get_embedder
+from .generations import vector_key
 from .legal import CHUNKER_VERSION, chunk_file
 from .loaders import LoadError
 from .manifest import corpus_files, document_info, load_manifest
@@ -122,26 +125,127 @@ def ingest(
     progress: bool = False,
     kind: str | None = None,
 ) -> IngestReport:
-    """Bring the index up to date with the corpus (or with one extra file or folder)."""
+    """Bring the index up to date with the corpus (or with one extra file or folder), as a new generation.
+
+    Nothing a reader sees changes until the new generation is switched in (see generations.py): a run killed
+    at any point leaves the previous index, and the next run completes.
+    """
     started = time.perf_counter()
     root = settings.corpus_dir
     target = path or root
-    with _lock(settings.index_dir):
-        report = _ingest_locked(settings, root, target, rebuild, progress, kind)
-        if target.resolve() == root.resolve() and not report.failed:
-            _sync_bank(settings, report, rebuild)
+    index_dir = settings.index_dir
+    with _lock(index_dir):
+        if rebuild:  # from here a crash leaves no index (the next ingest builds one), never a half one
+            generations.reset(index_dir)
+        current = generations.current(index_dir)
+        state = _read_state(current) if not rebuild else {}
+        report, staged = _index_files(settings, root, target, rebuild, progress, kind, state)
+        with_bank = target.resolve() == root.resolve() and not report.failed
+        if staged is not None or with_bank:
+            _switch(settings, report, staged, state, current, with_bank, rebuild)
+        _collect(settings)
+        generations.prune(index_dir)
     report.seconds = time.perf_counter() - started
     return report
 
 
-def _ingest_locked(
-    settings: Settings, root: Path, target: Path, rebuild: bool, progress: bool, kind: str | None
-) -> IngestReport:
+def _switch(
+    settings: Settings,
+    report: IngestReport,
+    staged: _Staged | None,
+    state: dict[str, Any],
+    current: Path,
+    with_bank: bool,
+    rebuild: bool,
+) -> None:
+    """Write the new generation aside and make it current; nothing changes when nothing did."""
+    directory = generations.begin(settings.index_dir)
+    try:
+        bank = _write_generation(settings, report, staged, state, current, directory, with_bank, rebuild)
+        if staged is None and report.bank_embedded == 0 and state.get("bank") == (bank.digest if bank else None):
+            shutil.rmtree(directory)  # nothing changed at all: the current generation stays
+            return
+        generations.checkpoint("before-switch")
+        generations.commit(settings.index_dir, directory)
+    except BaseException:
+        shutil.rmtree(directory, ignore_errors=True)
+        raise
+    generations.checkpoint("after-switch")
+
+
+@dataclass
+class _Staged:
+    """What a run changed, ready to be written as a generation: the catalogue, its BM25 and the file state."""
+
+    catalog: Catalog
+    lexical: LexicalIndex
+    state: dict[str, Any]
+
+
+def _read_state(directory: Path) -> dict[str, Any]:
+    path = directory / STATE_FILE
+    return json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {}
+
+
+def _write_generation(
+    settings: Settings,
+    report: IngestReport,
+    staged: _Staged | None,
+    state: dict[str, Any],
+    current: Path,
+    directory: Path,
+    with_bank: bool,
+    rebuild: bool,
+) -> BankSync | None:
+    """Fill the new generation directory: the changed catalogue and BM25 (or the current ones), the bank, the state."""
+    if staged is not None:
+        staged.catalog.save(directory)
+        generations.checkpoint("catalogue")
+        staged.lexical.save(directory)
+        new_state = staged.state
+    else:
+        generations.carry_over(current, directory, (CATALOG_FILE, BM25_DIR))
+        new_state = dict(state)
+    bank: BankSync | None = None
+    if with_bank:
+        bank = sync_bank(settings, state.get("bank"), directory, current, rebuild)
+        report.bank_questions, report.bank_embedded = bank.questions, bank.embedded
+        new_state["bank"] = bank.digest
+    else:
+        generations.carry_over(current, directory, generations.BANK_ENTRIES)
+        new_state["bank"] = state.get("bank")
+    write_json_atomic(directory / STATE_FILE, new_state)
+    return bank
+
+
+def _collect(settings: Settings) -> None:
+    """Delete the vectors the current generation does not use: the versions it replaced, or what a run killed
+    after its switch (or before it) left behind."""
+    current = generations.current(settings.index_dir)
+    if current == settings.index_dir:  # the first layout stored vectors under bare chunk ids
+        return
+    catalog = Catalog.load(current)
+    if catalog is not None and store_exists(settings):
+        store = open_store(settings, None)
+        stale = sorted(store.ids() - set(catalog.keys.values()))
+        if stale:
+            store.delete(stale)
+            log.info("deleted %d vectors no index generation uses", len(stale))
+    collect_bank(settings, current)
+
+
+def _index_files(
+    settings: Settings,
+    root: Path,
+    target: Path,
+    rebuild: bool,
+    progress: bool,
+    kind: str | None,
+    state: dict[str, Any],
+) -> tuple[IngestReport, _Staged | None]:
     report = IngestReport()
     manifest = load_manifest(root)
-    state_path = settings.index_dir / STATE_FILE
-    state = json.loads(state_path.read_text()) if state_path.is_file() and not rebuild else {}
-    files_state: dict[str, dict[str, Any]] = state.get("files", {})
+    files_state: dict[str, dict[str, Any]] = {k: dict(v) for k, v in state.get("files", {}).items()}
     wanted_embedder = settings.embedder
 
     store = open_store(settings, None, create=False) if store_exists(settings) else None
@@ -207,11 +311,10 @@ def _ingest_locked(
         if doc_id not in seen_ids
         and any(str(entry.get("path", "")).startswith(scope.rstrip("/") + "/") for scope in scopes)
     ]
-    if not changed and not removed and store is not None and Catalog.load(settings.index_dir) is not None:
-        catalog = Catalog.load(settings.index_dir)
-        assert catalog is not None
-        report.documents, report.chunks = len(catalog.documents), len(catalog.chunks)
-        return report
+    previous_catalog = Catalog.load(generations.current(settings.index_dir)) if not rebuild else None
+    if not changed and not removed and store is not None and previous_catalog is not None:
+        report.documents, report.chunks = len(previous_catalog.documents), len(previous_catalog.chunks)
+        return report, None
 
     embedder = get_embedder(settings.embedder, settings.embed_threads)
     identity = IndexIdentity(embedder.name, embedder.dim, CHUNKER_VERSION)
@@ -219,64 +322,62 @@ def _ingest_locked(
         store = open_store(settings, identity, create=True)
     store.set_identity(identity)
 
-    catalog = Catalog.load(settings.index_dir) if not rebuild else None
+    catalog = previous_catalog
     chunks_by_doc: dict[str, list[Chunk]] = dict(catalog.by_doc) if catalog else {}
     documents: dict[str, DocumentInfo] = dict(catalog.documents) if catalog else {}
+    keys: dict[str, str] = dict(catalog.keys) if catalog else {}
 
     todo = [(info, c) for info, chunks, _, _ in changed.values() for c in chunks]
+    texts = [embed_text(c, info) for info, c in todo]
+    todo_keys = [vector_key(c.id, text) for (_, c), text in zip(todo, texts, strict=True)]
     bar = _Progress(progress)
     cache = EmbeddingCache(
         settings.data_dir / "cache" / f"embeddings-{slug(embedder.name, 80)}.sqlite3", embedder, settings.ingest_workers
     )
     before = embedder.texts_embedded
+    advance = bar.start(len(todo))
+
+    def on_batch(n: int) -> None:
+        advance(n)
+        if embedder.texts_embedded > before:  # some texts embedded, others still to come
+            generations.checkpoint("embedding")
+
     try:
-        vectors = cache.encode([embed_text(c, info) for info, c in todo], bar.start(len(todo)))
+        vectors = cache.encode(texts, on_batch)
     finally:
         bar.close()
         cache.close()
     report.embedded = embedder.texts_embedded - before
+    # New versions go in beside the old ones (other keys): the current generation keeps its vectors.
+    half = len(todo) // 2
     if todo:
-        store.upsert([c for _, c in todo], vectors)
+        store.upsert([c for _, c in todo[:half]], vectors[:half], todo_keys[:half])
+        generations.checkpoint("store")
+        store.upsert([c for _, c in todo[half:]], vectors[half:], todo_keys[half:])
 
+    new_keys = dict(zip((c.id for _, c in todo), todo_keys, strict=True))
     for doc_id, (info, chunks, digest, file_path) in changed.items():
-        old_ids = set(files_state.get(doc_id, {}).get("ids", [])) | {c.id for c in chunks_by_doc.get(doc_id, [])}
-        stale = sorted(old_ids - {c.id for c in chunks})
-        if stale:
-            store.delete(stale)
+        for old in chunks_by_doc.get(doc_id, []):
+            keys.pop(old.id, None)
         (report.updated if doc_id in files_state else report.added).append(doc_id)
         files_state[doc_id] = {"hash": digest, "path": file_path, "ids": [c.id for c in chunks]}
         chunks_by_doc[doc_id] = chunks
         documents[doc_id] = info
+        keys.update((c.id, new_keys[c.id]) for c in chunks)
     for doc_id in removed:
-        ids = list(files_state.pop(doc_id, {}).get("ids", [])) or [c.id for c in chunks_by_doc.get(doc_id, [])]
-        if ids:
-            store.delete(ids)
-        chunks_by_doc.pop(doc_id, None)
+        files_state.pop(doc_id, None)
+        for old in chunks_by_doc.pop(doc_id, []):
+            keys.pop(old.id, None)
         documents.pop(doc_id, None)
         report.removed.append(doc_id)
 
-    catalog = Catalog([c for chunks in chunks_by_doc.values() for c in chunks], documents)
+    catalog = Catalog([c for chunks in chunks_by_doc.values() for c in chunks], documents, keys)
     lexical = LexicalIndex.build(
         [c.id for c in catalog.chunks], [embed_text(c, documents[c.doc_id]) for c in catalog.chunks]
     )
-    catalog.save(settings.index_dir)
-    lexical.save(settings.index_dir)
-    write_json_atomic(
-        state_path,
-        {"chunker": chunker, "embedder": embedder.name, "files": files_state, "bank": state.get("bank")},
-    )
     report.documents, report.chunks = len(documents), len(catalog.chunks)
-    return report
-
-
-def _sync_bank(settings: Settings, report: IngestReport, rebuild: bool) -> None:
-    """The question bank follows the corpus: re-embedded only when its files (or the embedder) change."""
-    state_path = settings.index_dir / STATE_FILE
-    state = json.loads(state_path.read_text()) if state_path.is_file() else {}
-    synced = sync_bank(settings, state.get("bank"), rebuild)
-    report.bank_questions, report.bank_embedded = synced.questions, synced.embedded
-    if state.get("bank") != synced.digest:
-        write_json_atomic(state_path, {**state, "bank": synced.digest})
+    new_state = {"chunker": chunker, "embedder": embedder.name, "files": files_state, "bank": state.get("bank")}
+    return report, _Staged(catalog, lexical, new_state)
 
 
 def _folder_files(folder: Path) -> list[Path]:

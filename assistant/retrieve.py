@@ -106,7 +106,7 @@ class Retriever:
             embedder,
             load_glossary(settings.corpus_dir / "glossario"),
             load_manifest(settings.corpus_dir).aliases,
-            BankIndex.load(settings, identity) if settings.bank_weight else None,
+            BankIndex.load(settings, identity, local.directory) if settings.bank_weight else None,
         )
 
     def search(self, question: str, k: int | None = None, expansions: list[str] | None = None) -> list[Hit]:
@@ -149,8 +149,10 @@ class Retriever:
 
     def dense_search(self, vector: np.ndarray, n: int) -> list[tuple[str, float]]:
         """Exact cosine over the vectors held in memory (default), or the store's HNSW index."""
-        if self.settings.dense_search == "hnsw":
-            return self.store.query(vector, n)
+        if self.settings.dense_search == "hnsw":  # keys of other generations are left out
+            chunk_of = self.catalog.chunk_of_key
+            found = [(chunk_of[key], score) for key, score in self.store.query(vector, 2 * n) if key in chunk_of]
+            return found[:n]
         ids, matrix = self._matrix
         if not ids:
             return []
@@ -162,7 +164,13 @@ class Retriever:
 
     @cached_property
     def _matrix(self) -> tuple[list[str], np.ndarray]:
-        return self.store.all_vectors()
+        """The vectors of this catalogue's chunks (the store may also hold another generation's)."""
+        keys, matrix = self.store.all_vectors()
+        chunk_of = self.catalog.chunk_of_key
+        rows = [i for i, key in enumerate(keys) if key in chunk_of]
+        if len(rows) < len(keys):
+            matrix = matrix[rows]
+        return [chunk_of[keys[i]] for i in rows], matrix
 
     @cached_property
     def _row_of(self) -> dict[str, int]:
@@ -200,7 +208,9 @@ class Retriever:
         if self.settings.dense_search == "exact":
             _, matrix = self._matrix
             return {i: float(matrix[self._row_of[i]] @ vector) for i in ids if i in self._row_of}
-        return {i: float(np.dot(v, vector)) for i, v in self.store.vectors(ids).items()}
+        chunk_of = self.catalog.chunk_of_key
+        found = self.store.vectors([self.catalog.key(i) for i in ids])
+        return {chunk_of[key]: float(np.dot(v, vector)) for key, v in found.items() if key in chunk_of}
 
     def _fuse(
         self,

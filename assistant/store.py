@@ -55,7 +55,10 @@ class VectorStore(Protocol):
         ...
 
     def set_identity(self, identity: IndexIdentity) -> None: ...
-    def upsert(self, chunks: Sequence[Chunk], vectors: np.ndarray) -> None: ...
+    def upsert(self, chunks: Sequence[Chunk], vectors: np.ndarray, keys: Sequence[str] | None = None) -> None:
+        """Store chunks with their vectors, under `keys` when given (else under the chunk ids)."""
+        ...
+
     def delete(self, ids: Sequence[str]) -> None: ...
 
     def query(self, vector: np.ndarray, k: int) -> list[tuple[str, float]]:
@@ -69,6 +72,10 @@ class VectorStore(Protocol):
         ...
 
     def all_chunks(self) -> list[Chunk]: ...
+    def keyed_chunks(self) -> list[tuple[str, Chunk]]:
+        """Every chunk with the key its vector is stored under."""
+        ...
+
     def ids(self) -> set[str]: ...
     def count(self) -> int: ...
     def drop(self) -> None: ...
@@ -89,9 +96,11 @@ _META_FIELDS = (
 )
 
 
-def _metadata(chunk: Chunk) -> dict[str, Any]:
+def _metadata(chunk: Chunk, key: str) -> dict[str, Any]:
     data = chunk.to_dict()
     meta = {k: data[k] for k in _META_FIELDS if data.get(k) is not None}
+    if key != chunk.id:
+        meta["chunk_id"] = chunk.id
     if chunk.refs:
         meta["refs"] = "|".join(chunk.refs)  # Chroma metadata values are scalars
     return meta
@@ -101,7 +110,7 @@ def _chunk_from(id_: str, text: str, meta: dict[str, Any]) -> Chunk:
     refs = tuple(str(meta["refs"]).split("|")) if meta.get("refs") else ()
     fields: dict[str, Any] = {k: meta.get(k) for k in _META_FIELDS if k != "doc_id"}
     return Chunk(
-        id=id_,
+        id=str(meta.get("chunk_id", id_)),
         text=text,
         **fields,
         doc_id=str(meta.get("doc_id", id_.split(":")[0])),
@@ -170,14 +179,16 @@ class ChromaStore:
             meta = {k: v for k, v in identity.as_metadata().items() if not k.startswith("hnsw:")}
             self._collection.modify(metadata=meta)
 
-    def upsert(self, chunks: Sequence[Chunk], vectors: np.ndarray) -> None:
+    def upsert(self, chunks: Sequence[Chunk], vectors: np.ndarray, keys: Sequence[str] | None = None) -> None:
+        names = list(keys) if keys is not None else [c.id for c in chunks]
         for start in range(0, len(chunks), 1000):
             part = chunks[start : start + 1000]
+            part_keys = names[start : start + 1000]
             self._collection.upsert(
-                ids=[c.id for c in part],
+                ids=part_keys,
                 embeddings=vectors[start : start + len(part)].tolist(),
                 documents=[c.text for c in part],
-                metadatas=[_metadata(c) for c in part],
+                metadatas=[_metadata(c, k) for c, k in zip(part, part_keys, strict=True)],
             )
 
     def delete(self, ids: Sequence[str]) -> None:
@@ -211,12 +222,15 @@ class ChromaStore:
         return ids, matrix
 
     def all_chunks(self) -> list[Chunk]:
-        out: list[Chunk] = []
+        return [chunk for _, chunk in self.keyed_chunks()]
+
+    def keyed_chunks(self) -> list[tuple[str, Chunk]]:
+        out: list[tuple[str, Chunk]] = []
         total = self.count()
         for offset in range(0, total, 2000):
             got = self._collection.get(include=["documents", "metadatas"], limit=2000, offset=offset)
             out.extend(
-                _chunk_from(i, d or "", m or {})
+                (i, _chunk_from(i, d or "", m or {}))
                 for i, d, m in zip(got["ids"], got["documents"], got["metadatas"], strict=True)
             )
         return out

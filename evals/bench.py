@@ -25,6 +25,7 @@ import numpy as np
 from assistant.answer import Assistant
 from assistant.catalog import Catalog, LexicalIndex, embed_text
 from assistant.config import Settings, load_settings
+from assistant.index import current_catalog
 from assistant.ingest import ingest
 from assistant.legal import CHUNKER_VERSION
 from assistant.models import Chunk
@@ -73,7 +74,7 @@ def replace_settings(settings: Settings, **changes: Any) -> Settings:
 def naive_baseline(settings: Settings, workdir: Path, questions: list[str]) -> dict[str, float]:
     from evals.harness import NaiveLangChain
 
-    catalog = Catalog.load(settings.index_dir)
+    catalog = current_catalog(settings)
     assert catalog is not None
     naive = NaiveLangChain(settings, catalog, workdir)
     return latencies(questions, lambda q: naive.store.similarity_search(q, k=5))
@@ -98,8 +99,8 @@ def bench_scale(settings: Settings, workdir: Path, questions: list[str], total: 
     identity = IndexIdentity(base.embedder.name, base.embedder.dim, CHUNKER_VERSION)
     store = open_store(scratch, identity, create=True)
     ids = [c.id for c in base.catalog.chunks]
-    vectors = base.store.vectors(ids)
-    store.upsert(base.catalog.chunks, np.vstack([vectors[i] for i in ids]))
+    vectors = base.store.vectors([base.catalog.key(i) for i in ids])
+    store.upsert(base.catalog.chunks, np.vstack([vectors[base.catalog.key(i)] for i in ids]))
     rng = np.random.default_rng(7)
     for start in range(0, len(filler), 5000):
         part = filler[start : start + 5000]

@@ -151,7 +151,9 @@ def mini_assistant(mini_index: Settings):  # type: ignore[no-untyped-def]
 def full_settings() -> Settings:
     """The repository corpus and its index, as `make test` builds it before running the suite."""
     settings = load_settings(corpus_dir=CORPUS, data_dir=REPO / "data")
-    if not (settings.index_dir / "catalog.json").is_file():
+    from assistant.index import current_catalog
+
+    if current_catalog(settings) is None:
         pytest.fail("L'indice completo manca: esegui `make test` (costruisce l'indice) oppure `assistant ingest`.")
     return settings
 

@@ -16,7 +16,7 @@ REPO = Path(__file__).resolve().parents[1]
 # Lowest first. A module may import modules of its own layer or of a lower one, never of a higher one.
 LAYERS: list[list[str]] = [
     ["assistant", "assistant.errors", "assistant.models", "assistant.text", "assistant.prompts"],
-    ["assistant.config", "assistant.references"],
+    ["assistant.config", "assistant.references", "assistant.generations"],
     ["assistant.manifest", "assistant.loaders", "assistant.glossary", "assistant.settings_doc", "assistant.figures"],
     ["assistant.legal", "assistant.legal.*"],
     ["assistant.embeddings", "assistant.store", "assistant.catalog"],

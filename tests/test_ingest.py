@@ -9,6 +9,7 @@ import pytest
 from conftest import CTS, cut_articles, make_settings
 from pdfmaker import write_pdf
 
+from assistant.index import current_catalog
 from assistant.ingest import ingest
 from assistant.store import IndexMismatchError, open_store
 
@@ -45,11 +46,14 @@ def test_changed_file_replaces_its_chunks_and_removed_file_is_deleted(tmp_path: 
     report = ingest(settings)
     assert report.updated == ["nota"] and report.embedded == 2
     store = open_store(settings)
-    assert "nota:verbali:1" in store.ids() and store.count() == 9
+    chunk_ids = {c.id for c in store.all_chunks()}
+    assert "nota:verbali:1" in chunk_ids and store.count() == 9  # the old version's vector was deleted
+    catalog = current_catalog(settings)
+    assert catalog is not None and set(catalog.keys.values()) == store.ids()
     (corpus / "formazione" / "nota.md").unlink()
     report = ingest(settings)
     assert report.removed == ["nota"]
-    assert not any(i.startswith("nota:") for i in open_store(settings).ids())
+    assert not any(c.id.startswith("nota:") for c in open_store(settings).all_chunks())
 
 
 def test_bad_files_are_skipped_and_the_rest_is_indexed(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
@@ -125,4 +129,4 @@ def test_server_mode_end_to_end_and_a_second_instance(tmp_path: Path, chroma_ser
     )
     again = Assistant.load(second).search("Qual è la finalità della co-programmazione?", 3)
     assert [h.chunk.id for h in again] == [h.chunk.id for h in hits]
-    assert (second.index_dir / "catalog.json").is_file()
+    assert current_catalog(second) is not None  # the second instance wrote its local files as a generation
