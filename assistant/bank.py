@@ -183,6 +183,7 @@ class BankSync:
     questions: int
     embedded: int  # questions sent to the embedder (cache misses)
     keys: frozenset[str] = frozenset()  # the store keys of this generation's question vectors
+    carried: bool = False  # nothing changed: the current generation's files were copied, no vector written
 
 
 def question_key(question: BankQuestion) -> str:
@@ -207,7 +208,7 @@ def sync_bank(
         try:
             if keys <= open_store(bank_settings(settings), check_chunker=False).ids():
                 carry_over(current, directory, BANK_ENTRIES)
-                return BankSync(digest, len(questions), 0, keys)
+                return BankSync(digest, len(questions), 0, keys, carried=True)
         except IndexMissingError:
             pass
     embedder = get_embedder(settings.embedder, settings.embed_threads)

@@ -162,7 +162,7 @@ def _switch(
     directory = generations.begin(settings.index_dir)
     try:
         bank = _write_generation(settings, report, staged, state, current, directory, with_bank, rebuild)
-        if staged is None and report.bank_embedded == 0 and state.get("bank") == (bank.digest if bank else None):
+        if staged is None and (bank is None or bank.carried):
             shutil.rmtree(directory)  # nothing changed at all: the current generation stays
             return
         generations.checkpoint("before-switch")
