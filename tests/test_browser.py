@@ -30,6 +30,7 @@ ARGS = [
     "--disable-dev-shm-usage",
 ]
 TRAINER = ("formatrice", "password-di-prova-2026")
+REVIEWER = ("revisore", "password-del-revisore-2026")  # approves what the trainer wrote (no self-approval)
 
 
 @pytest.fixture(scope="module")
@@ -48,7 +49,15 @@ def _trainer_users() -> str:
         from assistant.auth import hash_password
     except ImportError:
         return ""
-    return f"{TRAINER[0]}:{hash_password(TRAINER[1])}"
+    return ",".join(f"{name}:{hash_password(password)}" for name, password in (TRAINER, REVIEWER))
+
+
+def log_in(page, name: str, password: str) -> None:  # type: ignore[no-untyped-def]
+    """Fill the "Accesso formatori" form (open) and press Accedi; waits until the server has answered."""
+    page.fill("#lc-login-user input, #lc-login-user textarea", name)
+    page.fill("#lc-login-password input", password)
+    page.click("#lc-login-button")
+    page.wait_for_function("() => document.querySelector('#lc-login-password input').value === ''")
 
 
 @pytest.fixture(scope="module")
@@ -202,17 +211,25 @@ def test_operator_gets_the_editors_answer_asks_a_follow_up_and_opens_a_suggestio
     shot(page, "journey-prontuario-follow-up-suggestion")
 
 
-def test_trainer_saves_a_chat_answer_approves_it_and_the_chat_serves_it(page) -> None:  # type: ignore[no-untyped-def]
+def test_trainer_saves_a_chat_answer_a_second_trainer_approves_it_and_the_chat_serves_it(page) -> None:  # type: ignore[no-untyped-def]
     page.click("#lc-login")  # the "Accesso formatori" accordion
-    page.fill("#lc-login-user input, #lc-login-user textarea", TRAINER[0])
-    page.fill("#lc-login-password input", TRAINER[1])
-    page.click("#lc-login-button")
+    log_in(page, *TRAINER)
     page.wait_for_function("() => document.body.innerText.includes('Accesso effettuato come formatore')")
     question = "Le ODV in convenzione possono ricevere un compenso per il servizio?"
     ask(page, question)
     page.click("#lc-save-curated")
     page.get_by_role("tab", name="Risposte curate").click()
     page.wait_for_function("() => document.querySelector('#lc-cur-id textarea, #lc-cur-id input')?.value.length > 0")
+    answer_id = page.locator("#lc-cur-id textarea, #lc-cur-id input").first.input_value()
+    page.click("#lc-cur-approve")  # her own answer: refused
+    page.wait_for_function("() => document.querySelector('#lc-cur-message')?.innerText.includes('Non puoi approvare')")
+    page.click("#lc-logout-button")
+    page.wait_for_function("() => document.querySelector('#lc-login-status')?.innerText.includes('Sei uscito')")
+    log_in(page, *REVIEWER)
+    page.wait_for_function("() => document.querySelector('#lc-login-status')?.innerText.includes('revisore')")
+    page.fill("#lc-cur-id textarea, #lc-cur-id input", answer_id)
+    page.click("#lc-cur-open")
+    page.wait_for_function("() => document.querySelector('#lc-cur-question textarea')?.value.length > 0")
     page.click("#lc-cur-approve")
     page.wait_for_function("() => document.querySelector('#lc-cur-results')?.innerText.includes('approvata')")
     page.get_by_role("tab", name="Chiedi").click()
@@ -287,3 +304,55 @@ def test_enter_sends_and_shift_enter_adds_a_line(page) -> None:  # type: ignore[
     box.press("Enter")
     page.wait_for_function("() => document.querySelectorAll('#lc-chat .message').length >= 2")
     assert box.input_value() == ""
+
+
+# --- logins: lockout, logout (a server of its own: a lockout of 127.0.0.1 must not lock out other journeys) ---
+
+
+@pytest.fixture(scope="module")
+def guarded(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, object]]:
+    """The real app with a lockout after 3 failures and no backoff before it; yields (URL, settings)."""
+    tmp = tmp_path_factory.mktemp("e2e-login")
+    settings = make_settings(tmp, write_mini_corpus(tmp / "corpus"))
+    ingest(settings)
+    env = {"LC_TRAINER_USERS": _trainer_users(), "LC_LOGIN_MAX_FAILURES": "3", "LC_LOGIN_BACKOFF_BASE_SECONDS": "0"}
+    with app_server(settings, tmp / "app.log", **env) as url:
+        yield url, settings
+
+
+def test_logout_refuses_writes_and_repeated_wrong_passwords_lock_out(browser, guarded) -> None:  # type: ignore[no-untyped-def]
+    from assistant.curated.store import CuratedStore
+
+    url, settings = guarded
+    context = browser.new_context(viewport={"width": 1400, "height": 1000}, locale="it-IT")
+    page = context.new_page()
+    page.set_default_timeout(90_000)
+    page.goto(url, wait_until="load")
+    page.wait_for_selector("#lc-question textarea")
+    status = "document.querySelector('#lc-login-status')?.innerText"
+    page.click("#lc-login")
+    log_in(page, *TRAINER)
+    page.wait_for_function(f"() => {status}.includes('Accesso effettuato come formatore')")
+    page.click("#lc-logout-button")
+    page.wait_for_function(f"() => {status}.includes('Sei uscito (formatrice)')")
+    page.get_by_role("tab", name="Risposte curate").click()
+    page.fill("#lc-cur-question textarea", "Una bozza scritta dopo essere usciti?")
+    page.fill("#lc-cur-answer textarea", "Non deve essere salvata.")
+    page.click("#lc-cur-create")
+    page.wait_for_function(
+        "() => document.querySelector('#lc-cur-message')?.innerText.includes("
+        "'Per modificare le risposte curate accedi come formatore')"
+    )
+    store = CuratedStore.open(settings.sqlalchemy_url)  # type: ignore[attr-defined]
+    assert [a.question for a in store.find(query="dopo essere usciti")] == []
+    store.close()
+
+    for _ in range(3):
+        log_in(page, TRAINER[0], "password-sbagliata")
+    page.wait_for_function(f"() => {status}.includes('accesso bloccato per 15 minuti')")
+    assert page.inner_text("#lc-login-status").startswith("Utente o password non validi.")
+    log_in(page, *TRAINER)  # the right password, during the lockout
+    page.wait_for_function(f"() => {status}.includes('Accesso bloccato per troppi tentativi falliti: riprova tra')")
+    assert "Accesso effettuato" not in page.inner_text("#lc-login-status")
+    shot(page, "journey-login-lockout")
+    context.close()
