@@ -379,14 +379,14 @@ class Sessions:
             return None
         return session.user
 
-    def require(self, token: str | None) -> str:
-        """The trainer behind `token`, for a write; PermissionError with the Italian reason otherwise."""
+    def require(self, token: str | None, refusal: str = NOT_SIGNED_IN) -> str:
+        """The trainer behind `token`, for a write; PermissionError otherwise: SESSION_EXPIRED or `refusal`."""
         session, expired = self._current(token)
         if session is not None and expired:
             raise PermissionError(SESSION_EXPIRED)
         user = self.trainer(token)
         if user is None:
-            raise PermissionError(NOT_SIGNED_IN)
+            raise PermissionError(refusal)
         return user
 
     def logout(self, token: str | None) -> str | None:

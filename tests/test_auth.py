@@ -285,6 +285,8 @@ def test_sessions_expire_and_logout_ends_them(sessions: Sessions, clock: Clock) 
     assert sessions.trainer(again.token) is None  # ended server-side: replaying the token gets nothing
     with pytest.raises(PermissionError, match=r"^Per modificare le risposte curate accedi come formatore"):
         sessions.require(again.token)
+    with pytest.raises(PermissionError, match=r"^Solo i formatori possono caricare documenti\.$"):
+        sessions.require(again.token, "Solo i formatori possono caricare documenti.")
     assert auth_handlers.login(sessions, "", "x", "127.0.0.1").message == "Inserisci utente e password."
 
 
