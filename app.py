@@ -190,7 +190,17 @@ def build_app(settings: Settings, assistant: Assistant | None = None) -> gr.Bloc
                     upload_kind = gr.Dropdown(
                         choices=KINDS, value="formazione", label="Tipo dei documenti caricati", elem_id="lc-upload-kind"
                     )
-                upload_button = gr.Button("Carica e indicizza", variant="primary", elem_id="lc-upload-button")
+                upload_replace = gr.Checkbox(
+                    label="Sostituisci i documenti già caricati con lo stesso nome",
+                    value=False,
+                    elem_id="lc-upload-replace",
+                )
+                upload_button = gr.Button(
+                    "Carica e indicizza (solo formatori)", variant="primary", elem_id="lc-upload-button"
+                )
+                upload_status = gr.Markdown("", elem_id="lc-upload-status")
+                upload_job = gr.State(None)
+                upload_timer = gr.Timer(1.0, active=False)
                 upload_result = gr.Dataframe(
                     headers=["File", "Esito", "Motivo"],
                     label="Esito del caricamento",
@@ -281,19 +291,38 @@ def build_app(settings: Settings, assistant: Assistant | None = None) -> gr.Bloc
             lambda term_id: _glossary_view(services, term_id), glossary_pick, glossary_view, api_visibility="private"
         )
 
-        def on_upload(paths: list[str] | None, kind: str, progress: gr.Progress = gr.Progress()) -> tuple[Any, Any]:
-            if not paths:
-                gr.Warning("Scegli almeno un file da caricare.")
-                return gr.update(), library.documents_table(services)
-            results = library.upload_documents(services, [str(p) for p in paths], kind, progress)
-            return [[r.file, r.status, r.reason] for r in results], library.documents_table(services)
+        def on_upload(paths: list[str] | None, kind: str, replace: bool, token: str | None) -> tuple[Any, ...]:
+            """Queue the files (trainers only, checked here on the server); the timer shows the progress."""
+            job_id, message = library.submit_upload(
+                services, sessions.trainer(token), [str(p) for p in paths or []], kind, replace
+            )
+            if job_id is None:
+                return message, None, gr.Timer(active=False), gr.update()
+            return message, job_id, gr.Timer(active=True), []
 
-        upload_button.click(on_upload, [upload, upload_kind], [upload_result, documents], api_visibility="private")
+        upload_button.click(
+            on_upload,
+            [upload, upload_kind, upload_replace, user],
+            [upload_status, upload_job, upload_timer, upload_result],
+            api_visibility="private",
+        )
 
-        def on_remove(doc_id: str, who: str | None) -> tuple[str, Any]:
-            if not who:
-                return "Solo i formatori possono rimuovere documenti: accedi con le tue credenziali.", gr.update()
-            return library.remove_upload(services, doc_id.strip()), library.documents_table(services)
+        def on_upload_tick(job_id: str | None) -> tuple[Any, ...]:
+            rows, message, done = library.upload_status(services, job_id)
+            if not done:
+                return rows, message, gr.update(), gr.Timer(active=True)
+            return rows, message, library.documents_table(services), gr.Timer(active=False)
+
+        upload_timer.tick(
+            on_upload_tick,
+            [upload_job],
+            [upload_result, upload_status, documents, upload_timer],
+            api_visibility="private",
+        )
+
+        def on_remove(doc_id: str, token: str | None) -> tuple[str, Any]:
+            message = library.remove_upload(services, sessions.trainer(token), doc_id.strip())
+            return message, library.documents_table(services)
 
         remove_button.click(on_remove, [remove_id, user], [remove_status, documents], api_visibility="private")
 

@@ -192,6 +192,11 @@ class Settings(BaseSettings):
         description="Cosine (question vs question) from which an authored question copies an eval one.",
     )
     max_upload_mb: int = Field(20, ge=1, le=500, description="Largest accepted upload, in MB.")
+    max_upload_pages: int = Field(1000, ge=1, description="Most pages an uploaded PDF may have.")
+    max_upload_ratio: float = Field(
+        100.0, ge=1, description="Most a DOCX (a zip) may expand, as a multiple of its size: refuses zip bombs."
+    )
+    uploads_quota_mb: int = Field(500, ge=1, description="Disk space all uploaded documents may take together, in MB.")
 
     @field_validator("collection")
     @classmethod

@@ -383,7 +383,12 @@ def _index_files(
 def _folder_files(folder: Path) -> list[Path]:
     if not folder.is_dir():
         return []
-    return sorted(p for p in folder.rglob("*") if p.is_file() and not p.name.startswith("."))
+    # Hidden files and folders (the uploads' .staging and .backup among them) are never indexed.
+    return sorted(
+        p
+        for p in folder.rglob("*")
+        if p.is_file() and not any(part.startswith(".") for part in p.relative_to(folder).parts)
+    )
 
 
 def _skip(report: IngestReport, path: Path, reason: str, detail: str) -> None:

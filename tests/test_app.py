@@ -6,12 +6,8 @@ from pathlib import Path
 
 import docx
 import gradio as gr
-from conftest import make_settings
-from pdfmaker import write_pdf
-from test_ingest import tiny_corpus
 
 import app
-from assistant.ingest import ingest
 from assistant.ui import chat as chat_ui
 from assistant.ui import handlers, library
 from assistant.ui.info import about_markdown
@@ -85,53 +81,6 @@ def test_information_lists_sources_and_versions(mini_index, mini_assistant) -> N
     text = about_markdown(services_for(mini_index, mini_assistant))
     assert "Non è una consulenza legale" in text and "art. 50" in text
     assert "testo vigente al 4-2-2023" in text
-
-
-def test_upload_indexes_good_files_and_reports_bad_ones(tmp_path: Path) -> None:
-    settings = make_settings(tmp_path, tiny_corpus(tmp_path / "corpus"))
-    ingest(settings)
-    services = Services.start(settings)
-    good = write_pdf(
-        tmp_path / "Regolamento Comune.pdf",
-        [["Art. 1 - Oggetto", "", "Il regolamento disciplina i patti di collaborazione."]],
-    )
-    broken = tmp_path / "rotto.pdf"
-    broken.write_bytes(b"%PDF-1.4 rotto")
-    sheet = tmp_path / "tabella.xlsx"
-    sheet.write_bytes(b"x")
-    calls = []
-    results = library.upload_documents(
-        services, [str(good), str(broken), str(sheet)], "avviso", lambda value, desc="": calls.append(value)
-    )
-    assert [(r.file, r.status) for r in results] == [
-        ("regolamento-comune.pdf", "indicizzato"),
-        ("rotto.pdf", "scartato"),
-        ("tabella.xlsx", "scartato"),
-    ]
-    assert results[1].reason == "il PDF è danneggiato o non è un PDF valido."
-    assert calls[-1] == (3, 3)
-    assert (settings.uploads_dir / "avvisi" / "regolamento-comune.pdf").is_file()
-    assert not (settings.uploads_dir / "avvisi" / "rotto.pdf").exists()
-    rows = library.documents_table(services)
-    assert next(r for r in rows if r[5] == "regolamento-comune")[1:5:3] == ["Avviso (atto locale)", "caricato"]
-    hits = services.assistant.search("patti di collaborazione", 3)
-    assert hits[0].chunk.doc_id == "regolamento-comune" and hits[0].chunk.page == 1
-    assert library.remove_upload(services, "regolamento-comune") == (
-        "Documento 'Regolamento comune' rimosso dall'indice."
-    )
-    assert "regolamento-comune" not in services.assistant.retriever.catalog.documents
-    assert library.remove_upload(services, "dlgs-117-2017-codice-terzo-settore").endswith(
-        "fa parte del corpus: si rimuove dal repository, non dall'app."
-    )
-
-
-def test_upload_size_limit(tmp_path: Path) -> None:
-    settings = make_settings(tmp_path, tiny_corpus(tmp_path / "corpus"), max_upload_mb=1)
-    ingest(settings)
-    big = tmp_path / "grande.txt"
-    big.write_text("parola " * 300_000, encoding="utf-8")
-    results = library.upload_documents(Services.start(settings), [str(big)], "formazione")
-    assert results[0].status == "scartato" and results[0].reason == "il file supera il limite di 1 MB (2.0 MB)."
 
 
 def test_conversation_export(tmp_path: Path) -> None:

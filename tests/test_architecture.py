@@ -31,6 +31,7 @@ LAYERS: list[list[str]] = [
         "assistant.call_check",
         "assistant.drafting",
         "assistant.prontuario",
+        "assistant.uploads",
     ],
     ["assistant.cli", "assistant.cli.*", "assistant.ui", "assistant.ui.*"],
     ["app"],

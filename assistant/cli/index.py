@@ -1,4 +1,4 @@
-"""`assistant ingest [PATH] [--rebuild] [--kind KIND] [--json]`: bring the index up to date."""
+"""`assistant ingest [PATH] [--rebuild] [--kind KIND] [--replace] [--json]`: bring the index up to date."""
 
 from __future__ import annotations
 
@@ -9,7 +9,8 @@ from typing import Any
 from ..config import Settings
 from ..errors import CliError
 from ..ingest import ingest
-from ..models import KINDS
+from ..models import KINDS, SUPPORTED_SUFFIXES
+from ..uploads import UploadError, check_extra
 from .support import print_json
 
 
@@ -17,6 +18,14 @@ def cmd_ingest(args: argparse.Namespace, settings: Settings) -> int:
     path = Path(args.path) if args.path else None
     if path is not None and not path.exists():
         raise CliError(f"Il percorso {path} non esiste.")
+    if path is not None and not path.resolve().is_relative_to(settings.corpus_dir.resolve()):
+        # A document from outside the corpus never takes a corpus document's id, nor silently an earlier one's.
+        files = [path] if path.is_file() else [p for p in path.rglob("*") if p.suffix.lower() in SUPPORTED_SUFFIXES]
+        for file in files:
+            try:
+                check_extra(settings, file, args.replace)
+            except UploadError as exc:
+                raise CliError(f"{file.name}: {exc} Nessun documento è stato indicizzato.") from None
     report = ingest(settings, path=path, rebuild=args.rebuild, progress=not args.quiet, kind=args.kind)
     if args.json:
         print_json(
@@ -44,5 +53,8 @@ def register(sub: Any) -> None:
     p.add_argument("--rebuild", action="store_true", help="ricostruisce l'indice da zero")
     p.add_argument("--kind", choices=list(KINDS), help="tipo dei documenti non elencati nel manifest")
     p.add_argument("--json", action="store_true", help="riepilogo in JSON")
+    p.add_argument(
+        "--replace", action="store_true", help="sostituisce un documento aggiunto in precedenza con lo stesso nome"
+    )
     p.add_argument("--quiet", action="store_true", help="senza barra di avanzamento")
     p.set_defaults(func=cmd_ingest)

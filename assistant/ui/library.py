@@ -5,18 +5,16 @@ from __future__ import annotations
 import html
 import logging
 import re
-import shutil
 import tempfile
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from ..citations import kind_label
 from ..glossary import Entry, Glossary
-from ..ingest import ingest
-from ..models import KIND_FOLDERS, SUPPORTED_SUFFIXES, Answer
+from ..models import Answer
 from ..prompts import text
-from ..text import fold, safe_filename
+from ..text import fold
+from ..uploads import UploadError, remove_extra
 from .services import Services
 
 log = logging.getLogger(__name__)
@@ -112,77 +110,49 @@ def documents_table(services: Services) -> list[list[Any]]:
     return rows
 
 
-@dataclass(frozen=True)
-class UploadResult:
-    file: str
-    status: str  # "indicizzato" | "scartato"
-    reason: str
+UPLOAD_TRAINERS_ONLY = (
+    "Solo i formatori possono caricare o rimuovere documenti nell'indice condiviso: accedi con le tue credenziali."
+)
 
 
-def upload_documents(services: Services, paths: list[str], kind: str, progress: Any = None) -> list[UploadResult]:
-    """Store uploaded files under data/uploads/<kind>/ and index them one by one; a bad file is reported."""
-    settings = services.settings
-    folder = settings.uploads_dir / KIND_FOLDERS.get(kind, "formazione")
-    folder.mkdir(parents=True, exist_ok=True)
-    results: list[UploadResult] = []
-    limit = settings.max_upload_mb * 1024 * 1024
-    for index, raw in enumerate(paths or []):
-        source = Path(raw)
-        name = safe_filename(source.name)
-        if progress is not None:
-            progress((index, len(paths)), desc=f"Indicizzazione di {name}")
-        if source.suffix.lower() not in SUPPORTED_SUFFIXES:
-            suffix = source.suffix or "senza estensione"
-            results.append(
-                UploadResult(
-                    name, "scartato", f"formato non supportato ({suffix}): sono accettati PDF, DOCX, TXT e MD."
-                )
-            )
-            continue
-        size = source.stat().st_size if source.exists() else 0
-        if size > limit:
-            results.append(
-                UploadResult(
-                    name,
-                    "scartato",
-                    f"il file supera il limite di {settings.max_upload_mb} MB ({size / 1024 / 1024:.1f} MB).",
-                )
-            )
-            continue
-        target = folder / name
-        shutil.copyfile(source, target)
-        try:
-            report = ingest(settings, path=target, kind=kind)
-        except Exception as exc:  # keep the file out of the library if the index refused it
-            log.error("upload ingest failed for %s: %s", target, exc)
-            target.unlink(missing_ok=True)
-            results.append(UploadResult(name, "scartato", f"errore durante l'indicizzazione: {exc}"))
-            continue
-        if report.skipped:
-            target.unlink(missing_ok=True)
-            results.append(UploadResult(name, "scartato", report.skipped[0].reason))
-        else:
-            results.append(UploadResult(name, "indicizzato", ""))
-    if progress is not None:
-        progress((len(paths or []), len(paths or [])), desc="Completato")
-    if any(r.status == "indicizzato" for r in results):
-        services.reload()
-    return results
+def submit_upload(
+    services: Services, trainer: str | None, paths: list[str] | None, kind: str, replace: bool = False
+) -> tuple[str | None, str]:
+    """Queue a trainer's files for indexing (outside the request); the job id and a message for the page."""
+    if not trainer:
+        log.warning("upload refused: no trainer session")
+        return None, UPLOAD_TRAINERS_ONLY
+    if not paths:
+        return None, "Scegli almeno un file da caricare."
+    if services.uploads is None:
+        return None, "Il caricamento non è disponibile: l'indice non è stato aperto."
+    job = services.uploads.submit(trainer, [Path(p) for p in paths], kind, replace)
+    return job.id, job.progress
 
 
-def remove_upload(services: Services, doc_id: str) -> str:
+def upload_status(services: Services, job_id: str | None) -> tuple[list[list[str]], str, bool]:
+    """The rows (file, outcome, reason), a progress line, and whether the job is over."""
+    job = services.uploads.job(job_id) if services.uploads is not None else None
+    if job is None:
+        return [], "", True
+    return job.rows(), job.progress, job.done
+
+
+def remove_upload(services: Services, trainer: str | None, doc_id: str) -> str:
     """Delete an uploaded document (file and passages). Corpus documents are managed in git, not here."""
+    if not trainer:
+        log.warning("removal of %r refused: no trainer session", doc_id)
+        return UPLOAD_TRAINERS_ONLY
     assistant = services.assistant
     info = assistant.retriever.catalog.document(doc_id) if assistant else None
     if info is None:
         return f"Il documento {doc_id!r} non è nell'indice."
-    path = Path(info.path)
-    uploads = services.settings.uploads_dir.resolve()
-    if not path.is_absolute() or not path.resolve().is_relative_to(uploads):
-        return f"Il documento {info.title!r} fa parte del corpus: si rimuove dal repository, non dall'app."
-    path.unlink(missing_ok=True)
-    ingest(services.settings, path=services.settings.uploads_dir)
+    try:
+        remove_extra(services.settings, info)
+    except UploadError as exc:
+        return str(exc)
     services.reload()
+    log.info("upload %s removed by %s", doc_id, trainer)
     return f"Documento {info.title!r} rimosso dall'indice."
 
 

@@ -12,6 +12,7 @@ from ..answer import Assistant
 from ..config import Settings
 from ..curated.feedback import FeedbackStore
 from ..store import StoreError
+from ..uploads import UploadQueue
 
 log = logging.getLogger(__name__)
 
@@ -24,6 +25,7 @@ class Services:
     feedback: FeedbackStore | None = None
     curated: Any = None  # assistant.curated.match.CuratedMatcher: served first in the chat
     desk: Any = None  # assistant.ui.curated_handlers.Desk: the "Risposte curate" tab
+    uploads: UploadQueue | None = None  # indexes trainers' uploads in the background, then reloads
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     @classmethod
@@ -34,6 +36,7 @@ class Services:
         else:
             services.reload()
         services._open_curated()
+        services.uploads = UploadQueue(settings, services.reload)
         try:
             services.feedback = FeedbackStore(settings)
         except Exception as exc:  # a database problem must not take the chat down
