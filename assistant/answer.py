@@ -11,7 +11,7 @@ from typing import Protocol
 
 from .amendments import load_amendments
 from .brief import glossary_brief, module_brief
-from .citations import kind_label, quoted_passages
+from .citations import kind_label, quoted_passages, source_lines
 from .config import Settings
 from .conversation import contextualise
 from .errors import UserError
@@ -20,6 +20,7 @@ from .glossary import Entry, Glossary, is_definitional
 from .models import AUDIENCES, KIND_PRIORITY, Answer, Brief, Chunk, Citation, GlossaryRef, Hit, Suggestion
 from .prompts import render, text
 from .retrieve import Retriever
+from .text import inert_markdown
 
 log = logging.getLogger(__name__)
 
@@ -167,7 +168,7 @@ class Assistant:
             law_heading=text("glossary_law"),
             passages="\n\n".join(passages),
             confusions=confusions,
-            sources="\n".join(f"[{i}] {c.label}" for i, c in enumerate(citations, start=1)),
+            sources="\n".join(source_lines(citations)),
             origin=text("origin_extractive"),
             notice=text("notice"),
         )
@@ -203,7 +204,7 @@ class Assistant:
         kinds: dict[str, int] = {}
         for info in self.retriever.catalog.documents.values():
             kinds[info.kind] = kinds.get(info.kind, 0) + 1
-        main = [info.ref for info in self.retriever.catalog.documents.values() if info.kind == "norma"]
+        main = [inert_markdown(i.ref) for i in self.retriever.catalog.documents.values() if i.kind == "norma"]
         parts = [", ".join(sorted(main))] if main else []
         for kind, count in sorted(kinds.items(), key=lambda kv: KIND_PRIORITY.get(kv[0], 9)):
             if kind != "norma":
@@ -263,7 +264,7 @@ class Assistant:
     ) -> Answer:
         selected = self.select(question.text, hits)
         passages, citations = self._passages(question.text, [h.chunk for h in selected])
-        sources = "\n".join(f"[{i}] {c.label}" for i, c in enumerate(citations, start=1))
+        sources = "\n".join(source_lines(citations))
         law = [p for p, c in zip(passages, citations, strict=True) if c.kind == "norma"]
         further = [p for p, c in zip(passages, citations, strict=True) if c.kind != "norma"]
         brief = self.brief(question.text, audience, [h.chunk for h in selected], [h.chunk for h in hits])

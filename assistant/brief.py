@@ -16,6 +16,7 @@ from .glossary import Glossary
 from .models import Brief, Chunk
 from .prompts import text
 from .references import Ref
+from .text import inert_markdown
 
 BRIEF_CHARS = 360  # about two sentences
 _MARKERS = re.compile(r"\s*\[\d+\]")
@@ -78,4 +79,6 @@ def module_brief(
         return None
     info = catalog.document(best.doc_id)
     title = info.title if info else best.doc_id
-    return Brief(text("brief_module", title=title), first_sentences(best.text), best.label or title)
+    # A module is a document: its title and words are shown as text (see assistant.text.inert_markdown).
+    label = text("brief_module", title=inert_markdown(title))
+    return Brief(label, inert_markdown(first_sentences(best.text)), best.label or title)

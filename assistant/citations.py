@@ -1,4 +1,7 @@
-"""How a chunk is cited ("art. 55, comma 2, D.Lgs. 117/2017 (testo vigente al 4-2-2023)") and quoted («...»)."""
+"""How a chunk is cited ("art. 55, comma 2, D.Lgs. 117/2017 (testo vigente al 4-2-2023)") and quoted («...»).
+
+What a document says reaches the answer's Markdown through `inert_markdown` (assistant.text): shown as text.
+"""
 
 from __future__ import annotations
 
@@ -7,9 +10,10 @@ import re
 from .catalog import Catalog
 from .models import KIND_LABELS, Chunk, Citation, DocumentInfo
 from .prompts import render, text
-from .text import sentences, tokens
+from .text import inert_markdown, plain_text, sentences, tokens
 
 QUOTE_WHOLE_CHARS = 700
+OMITTED = "[…]"  # what a quotation leaves out of the passage
 
 
 def location(chunk: Chunk, info: DocumentInfo) -> str:
@@ -59,6 +63,14 @@ def kind_label(kind: str) -> str:
     return KIND_LABELS.get(kind, kind)
 
 
+def source_lines(citations: list[Citation], numbers: list[int] | None = None) -> list[str]:
+    """The numbered lines of an answer's sources ("[1] art. 55, comma 2, ..."), each label inert in Markdown.
+
+    `numbers` gives each citation its number (several passages of one cited article share it); by default 1, 2, ...
+    """
+    return [f"[{numbers[i] if numbers else i + 1}] {inert_markdown(cited.label)}" for i, cited in enumerate(citations)]
+
+
 def quoted_passages(
     question: str, chunks: list[Chunk], catalog: Catalog, numbers: list[int] | None = None
 ) -> tuple[list[str], list[Citation]]:
@@ -77,9 +89,9 @@ def quoted_passages(
             render(
                 "passage.md",
                 number=numbers[index] if numbers else len(passages) + 1,
-                kind_label=label,
-                reference=reference(chunk, info),
-                quote=quote(question, chunk.text),
+                kind_label=inert_markdown(label),
+                reference=inert_markdown(reference(chunk, info)),
+                quote=markdown_quote(question, chunk.text),
             )
         )
         citations.append(citation(chunk, info))
@@ -88,10 +100,21 @@ def quoted_passages(
 
 def quote(question: str, passage: str) -> str:
     """The whole comma when short; otherwise its best sentences, in order, with "[…]" for what is left out."""
+    return "«" + " ".join(OMITTED if p is None else p for p in _quote_pieces(question, passage)) + "»"
+
+
+def markdown_quote(question: str, passage: str) -> str:
+    """`quote` for Markdown: the document's words inert (shown as text, never as HTML or a link), "[…]" ours."""
+    pieces = _quote_pieces(question, passage)
+    return "«" + " ".join(OMITTED if p is None else inert_markdown(p) for p in pieces) + "»"
+
+
+def _quote_pieces(question: str, passage: str) -> list[str | None]:
+    """The quoted sentences of a passage in order, None where sentences are left out."""
     # Inner guillemets become curly quotes so that «…» delimits exactly what is quoted.
     flat = " ".join(passage.split()).replace("«", "“").replace("»", "”")
     if len(flat) <= QUOTE_WHOLE_CHARS:
-        return f"«{flat}»"
+        return [flat]
     parts = sentences(flat)
     wanted = set(tokens(question))
     scored = []
@@ -107,21 +130,21 @@ def quote(question: str, passage: str) -> str:
         if budget <= 120:
             break
     keep.sort()
-    pieces: list[str] = []
+    pieces: list[str | None] = []
     previous = -1
     for index in keep:
         if index != previous + 1:
-            pieces.append("[…]")
+            pieces.append(None)
         pieces.append(parts[index])
         previous = index
     if previous != len(parts) - 1:
-        pieces.append("[…]")
-    return "«" + " ".join(pieces) + "»"
+        pieces.append(None)
+    return pieces
 
 
 def quoted_spans(answer_text: str) -> list[str]:
-    """The literal quotations of an answer (for the citation-validity check)."""
+    """The literal quotations of an answer (for the citation-validity check), as the document wrote them."""
     spans: list[str] = []
     for match in re.finditer(r"«(.*?)»", answer_text, flags=re.DOTALL):
-        spans.extend(p.strip() for p in match.group(1).split("[…]") if p.strip())
+        spans.extend(plain_text(p.strip()) for p in match.group(1).split(OMITTED) if p.strip())
     return spans

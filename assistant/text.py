@@ -226,3 +226,70 @@ def sentence_case(text: str) -> str:
         out.append(word if keep else word.lower())
     result = " ".join(out)
     return result[:1].upper() + result[1:]
+
+
+# --- Document text shown as text ------------------------------------------------------------------------------
+# A document's text goes into Markdown that a browser renders. Every character that Markdown or HTML could read as
+# structure becomes a numeric character reference, which CommonMark and marked never read as structure and the
+# browser shows as the character itself: the text reads verbatim, and nothing in it is a tag, an entity, an image,
+# a link, a code span or LaTeX. Emphasis (*, _) is left alone: it changes how words look, never what is fetched.
+_INERT_CHARS = {
+    "&": "&amp;",  # first of all: an entity written in the document ("&lt;script&gt;") stays text
+    "<": "&lt;",  # HTML tags, autolinks <http://...>
+    ">": "&gt;",
+    "[": "&#91;",  # links, images, reference-style links and their definitions
+    "]": "&#93;",
+    "\\": "&#92;",  # a document's backslash never escapes what follows it
+    "`": "&#96;",  # code spans and fences
+    "$": "&#36;",  # LaTeX delimiters of the chat
+    "@": "&#64;",  # e-mail autolinks
+}
+_INERT_CHAR = re.compile("[" + re.escape("".join(_INERT_CHARS)) + "]")
+# GFM turns bare http://, ftp://, www. and e-mail addresses into links: their colon or dot becomes a reference.
+_SCHEME_COLON = re.compile(
+    r"(?i)\b(https?|ftps?|file|javascript|vbscript|data|mailto|tel|blob|wss?|[a-z][a-z0-9+.-]*(?=:/)):"
+)
+_WWW_DOT = re.compile(r"(?i)\b(www)\.")
+# Block structure at the start of a line: headings, quotes, lists, rules, setext underlines, tables, fences.
+_LINE_START = re.compile(r"(?:(?<=[\r\n])|\A)([ \t]*)(?:(\d{1,9})([.)])|([#*+=_~|-]))")
+_NEXT_LINE_START = re.compile(r"(?<=[\r\n])([ \t]*)(?:(\d{1,9})([.)])|([#*+=_~|-]))")
+_REFERENCE = re.compile(r"&(?:amp|lt|gt|#(\d{1,7}));")
+
+
+def inert_markdown(value: str, *, line_start: bool = False) -> str:
+    """A document's text made inert in Markdown: shown as the same characters, never as HTML, a link or an image.
+
+    The text goes inside a line of ours («...», a label): a "1." or "-" that opens it is text. With `line_start`
+    it opens a line of the Markdown, where such a mark would start a list, so it is escaped too.
+    """
+    value = _INERT_CHAR.sub(lambda m: _INERT_CHARS[m.group(0)], value)
+    value = _SCHEME_COLON.sub(r"\1&#58;", value)
+    value = _WWW_DOT.sub(r"\1&#46;", value)
+    return (_LINE_START if line_start else _NEXT_LINE_START).sub(_line_start, value)
+
+
+def _line_start(match: re.Match[str]) -> str:
+    indent, number, delimiter, mark = match.groups()
+    if number:  # "1." or "1)" opens an ordered list: its dot or bracket becomes a reference
+        return f"{indent}{number}&#{ord(delimiter)};"
+    return f"{indent}&#{ord(mark)};"
+
+
+def plain_text(markdown: str) -> str:
+    """The characters `inert_markdown` turned into references, back as they were (for a terminal or a check)."""
+
+    def repl(match: re.Match[str]) -> str:
+        code = match.group(1)
+        if code is not None:
+            return chr(int(code)) if int(code) <= 0x10FFFF else match.group(0)
+        return {"&amp;": "&", "&lt;": "<", "&gt;": ">"}[match.group(0)]
+
+    return _REFERENCE.sub(repl, markdown)
+
+
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+
+
+def printable(value: str) -> str:
+    """Text for a terminal: control characters (a document's escape sequences) shown as \\xNN, never run."""
+    return _CONTROL.sub(lambda m: f"\\x{ord(m.group(0)):02x}", value)

@@ -13,6 +13,7 @@ from ..config import Settings
 from ..errors import CliError
 from ..models import AUDIENCES, Answer, Hit
 from ..prompts import text
+from ..text import plain_text, printable
 from .support import print_json, queries
 
 log = logging.getLogger(__name__)
@@ -58,7 +59,7 @@ def cmd_search(args: argparse.Namespace, settings: Settings) -> int:
             for rank, hit in enumerate(hits, start=1):
                 info = catalog.document(hit.chunk.doc_id)
                 ref = reference(hit.chunk, info) if info else hit.chunk.id
-                print(f"{rank:2}. [{hit.score:.3f}] {ref}\n    {hit.chunk.text[:200]}")
+                print(printable(f"{rank:2}. [{hit.score:.3f}] {ref}\n    {hit.chunk.text[:200]}"))
             print()
     return status
 
@@ -79,13 +80,14 @@ def cmd_ask(args: argparse.Namespace, settings: Settings) -> int:
         if args.json:
             print_json(answer.to_json())
         else:
+            # The answer is Markdown with a document's words inert (assistant.text): shown here as plain text.
             for note in answer.notes:
-                print(f"Nota: {note}")
-            print(answer.answer)
+                print(printable(f"Nota: {note}"))
+            print(printable(plain_text(answer.answer)))
             amendments = amendment_lines(answer)
             if amendments:
                 print()
-                print("\n".join(amendments))
+                print(printable("\n".join(amendments)))
             print()
     return status
 

@@ -17,7 +17,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from ..brief import first_sentences, same_article
 from ..catalog import Catalog, LexicalIndex
-from ..citations import quoted_passages
+from ..citations import quoted_passages, source_lines
 from ..config import Settings
 from ..embeddings import Embedder, EmbeddingCache, get_embedder
 from ..glossary import Glossary, load_glossary
@@ -260,7 +260,7 @@ class CuratedMatcher:
         if terms:
             parts.append(text("curated_terms", terms=", ".join(terms)))
         if passages:
-            labels = [f"[{n}] {c.label}" for n, c in zip(numbers, citations, strict=False)]
+            labels = source_lines(citations, numbers)
             heading = text("law_heading") if all(c.kind == "norma" for c in citations) else text("glossary_law")
             parts += [heading, *passages, "\n".join([text("sources_heading"), *labels])]
         origin = text("origin_editors") if editors else text("origin_curated")

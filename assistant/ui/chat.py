@@ -36,6 +36,9 @@ def suggestion_choices(answer: Answer | None) -> list[tuple[str, str]]:
 
 
 def source_choices(answer: Answer | None) -> list[tuple[str, int]]:
+    """The radio of cited sources. Gradio shows radio labels as text, never as HTML or Markdown: the labels stay
+    as the documents wrote them (escaping them would show "&lt;" to the reader); the chat's Markdown and the
+    sources panel's HTML escape the same labels themselves."""
     if answer is None:
         return []
     return [(f"[{n}] {c.label}", n) for n, c in enumerate(answer.citations, start=1)]

@@ -32,6 +32,7 @@ from ..config import Settings
 from ..drafting import DraftError, DraftForm, draft_call, draft_markdown, export_draft
 from ..index import indexed_catalog
 from ..requirements import CALL_TYPES, RequirementsError, load_requirements
+from ..text import inert_markdown
 
 log = logging.getLogger(__name__)
 
@@ -129,10 +130,15 @@ def draft_from_form(
 
 def report_markdown(report: CallReport) -> str:
     """The check report as Markdown: a table of elements, then the red flags with their sources."""
-    lines = [f"### Verifica dell'avviso: {report.file}", "", f"**Tipo di procedura riconosciuto:** {report.type}", ""]
+    lines = [
+        f"### Verifica dell'avviso: {inert_markdown(report.file)}",
+        "",
+        f"**Tipo di procedura riconosciuto:** {report.type}",
+        "",
+    ]
     lines += ["| Elemento | Tipo | Esito | Passaggio trovato | Norma |", "|---|---|---|---|---|"]
     for element in report.elements:
-        quote = (element.evidence or "—").replace("|", "/")
+        quote = inert_markdown(element.evidence or "—").replace("|", "/")  # the call's words, shown as text
         if element.page:
             quote += f" (pag. {element.page})"
         sources = "; ".join(c.label for c in element.citations).replace("|", "/")
@@ -144,7 +150,9 @@ def report_markdown(report: CallReport) -> str:
         doubt = " _(sospetto da verificare)_" if flag.doubtful and "verificare" not in flag.label else ""
         lines.append(f"- **{flag.label}**{doubt}")
         if flag.evidence:
-            lines.append(f"  - Passaggio: «{flag.evidence}»" + (f" (pag. {flag.page})" if flag.page else ""))
+            lines.append(
+                f"  - Passaggio: «{inert_markdown(flag.evidence)}»" + (f" (pag. {flag.page})" if flag.page else "")
+            )
         lines.append(f"  - Fonti: {'; '.join(c.label for c in flag.citations)}")
         if flag.guidance:
             lines.append(f"  - Che cosa fare: {flag.guidance}")
