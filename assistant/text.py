@@ -279,9 +279,10 @@ def plain_text(markdown: str) -> str:
     """The characters `inert_markdown` turned into references, back as they were (for a terminal or a check)."""
 
     def repl(match: re.Match[str]) -> str:
-        code = match.group(1)
-        if code is not None:
-            return chr(int(code)) if int(code) <= 0x10FFFF else match.group(0)
+        if match.group(1) is not None:
+            code = int(match.group(1))
+            valid = 0 < code <= 0x10FFFF and not 0xD800 <= code <= 0xDFFF  # what a browser would not show as is
+            return chr(code) if valid else match.group(0)
         return {"&amp;": "&", "&lt;": "<", "&gt;": ">"}[match.group(0)]
 
     return _REFERENCE.sub(repl, markdown)
