@@ -123,6 +123,8 @@ def build_app(settings: Settings, assistant: Assistant | None = None) -> gr.Bloc
                         elem_id="lc-chat",
                         buttons=["copy", "copy_all"],
                         feedback_options=("Like", "Dislike"),
+                        sanitize_html=True,  # defence in depth: document text is already escaped (text.inert_markdown)
+                        latex_delimiters=[],  # no answer uses LaTeX; "$$" in a document stays text
                     )
                     question = gr.Textbox(
                         label="La tua domanda (Invio per inviare, Maiusc+Invio per andare a capo)",

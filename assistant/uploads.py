@@ -285,6 +285,11 @@ class UploadQueue:
         for path in paths:
             name = safe_filename(path.name)
             copy = inbox / name
+            if copy.exists():
+                job.files.append(
+                    FileStatus(name, "scartato", "lo stesso nome compare due volte in questo caricamento.")
+                )
+                continue
             try:
                 shutil.copyfile(path, copy)
             except OSError as exc:
@@ -334,9 +339,9 @@ class UploadQueue:
 
     def _process(self, job: UploadJob) -> None:
         indexed = False
-        by_name = {f.file: f for f in job.files}
+        waiting = {f.file: f for f in job.files if f.status == "in attesa"}
         for path in job.paths:
-            status = by_name[path.name]
+            status = waiting[path.name]
             status.status = "in corso"
             try:
                 add_upload(self._settings, path, job.kind, job.replace)

@@ -13,7 +13,7 @@ from ..citations import kind_label
 from ..glossary import Entry, Glossary
 from ..models import Answer
 from ..prompts import text
-from ..text import fold
+from ..text import fold, plain_text
 from ..uploads import UploadError, remove_extra
 from .services import Services
 
@@ -193,7 +193,7 @@ def export_conversation(history: list[dict[str, Any]], fmt: str) -> str | None:
         elif block.startswith("## "):
             document.add_heading(block[3:], level=2)
         elif block:
-            document.add_paragraph(re.sub(r"\*\*|_", "", block))
+            document.add_paragraph(plain_text(re.sub(r"\*\*|_", "", block)))
     path = folder / "conversazione.docx"
     document.save(str(path))
     return str(path)
