@@ -81,10 +81,12 @@ class Shown:
 
 def shown(markdown: str, terms_html: str) -> Shown:
     """Read the definitions back out of the chat's Markdown and the terms panel's HTML."""
+    # Character references (HTML, or the chat's Markdown made inert) are shown as their characters.
+    seen = lambda value: flat(html.unescape(value))
     return Shown(
-        tuple((flat(html.unescape(t)), flat(html.unescape(d))) for t, d in PANEL.findall(terms_html)),
-        tuple((flat(m["term"]), flat(m["definition"])) for m in BLOCK.finditer(markdown)),
-        tuple((flat(m["term"]), flat(m["text"])) for m in BRIEF.finditer(markdown)),
+        tuple((seen(t), seen(d)) for t, d in PANEL.findall(terms_html)),
+        tuple((seen(m["term"]), seen(m["definition"])) for m in BLOCK.finditer(markdown)),
+        tuple((seen(m["term"]), seen(m["text"])) for m in BRIEF.finditer(markdown)),
     )
 
 

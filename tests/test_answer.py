@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 import re
 import unicodedata
 
@@ -31,9 +32,15 @@ PASSAGE = re.compile(r"^\*\*\[(\d+)\] ([^\n]+?) - ([^\n]+)\*\*\n> «(.*?)»$", r
 
 
 def rendered_passages(answer_text: str) -> list[tuple[int, str, str, list[str]]]:
-    """(number, kind label, reference, quoted spans) of each numbered passage, read from the rendered Markdown."""
+    """(number, kind label, reference, quoted spans) of each numbered passage, read from the answer's Markdown as
+    the user sees it (character references shown as their characters)."""
     return [
-        (int(m.group(1)), m.group(2), m.group(3), [p.strip() for p in m.group(4).split("[…]") if p.strip()])
+        (
+            int(m.group(1)),
+            html.unescape(m.group(2)),
+            html.unescape(m.group(3)),
+            [html.unescape(p).strip() for p in m.group(4).split("[…]") if p.strip()],
+        )
         for m in PASSAGE.finditer(answer_text)
     ]
 
@@ -41,7 +48,7 @@ def rendered_passages(answer_text: str) -> list[tuple[int, str, str, list[str]]]
 def rendered_sources(answer_text: str) -> list[tuple[int, str]]:
     """The numbered lines of the answer's **Fonti** list."""
     block = answer_text.split("**Fonti**\n", 1)[1].split("\n\n", 1)[0]
-    return [(int(m.group(1)), m.group(2)) for m in re.finditer(r"^\[(\d+)\] (.+)$", block, re.MULTILINE)]
+    return [(int(m[1]), html.unescape(m[2])) for m in re.finditer(r"^\[(\d+)\] (.+)$", block, re.MULTILINE)]
 
 
 def source_text(settings, doc_id: str, catalog) -> str:  # type: ignore[no-untyped-def]
