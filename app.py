@@ -299,13 +299,13 @@ def build_app(settings: Settings, assistant: Assistant | None = None) -> gr.Bloc
                 services, sessions.trainer(token), [str(p) for p in paths or []], kind, replace
             )
             if job_id is None:
-                return message, None, gr.Timer(active=False), gr.update()
-            return message, job_id, gr.Timer(active=True), []
+                return message, None, gr.Timer(active=False), gr.update(), gr.update()
+            return message, job_id, gr.Timer(active=True), [], None  # the picker is emptied for the next files
 
         upload_button.click(
             on_upload,
             [upload, upload_kind, upload_replace, user],
-            [upload_status, upload_job, upload_timer, upload_result],
+            [upload_status, upload_job, upload_timer, upload_result, upload],
             api_visibility="private",
         )
 

@@ -77,3 +77,16 @@ class Services:
                 self.desk = replace(self.desk, catalog=fresh.retriever.catalog)
         with self._lock:
             self.assistant, self.unavailable = fresh, ""
+        release_memory()
+
+
+def release_memory() -> None:
+    """After a reload the previous index is garbage: collect it and give the freed pages back to the system, so a
+    long-running app that reloads after every upload does not grow (glibc keeps freed memory otherwise)."""
+    import contextlib
+    import ctypes
+    import gc
+
+    gc.collect()
+    with contextlib.suppress(OSError, AttributeError):  # not glibc: the collector alone
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
