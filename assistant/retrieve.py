@@ -98,7 +98,7 @@ class Retriever:
         identity = IndexIdentity(embedder.name, embedder.dim, CHUNKER_VERSION)
         store = open_store(settings, identity)
         local = read_index(settings, store)
-        return cls(
+        retriever = cls(
             settings,
             local.catalog,
             local.lexical,
@@ -108,6 +108,9 @@ class Retriever:
             load_manifest(settings.corpus_dir).aliases,
             BankIndex.load(settings, identity, local.directory) if settings.bank_weight else None,
         )
+        if settings.dense_search == "exact":  # now, while this generation's vectors are all in the store
+            retriever._matrix  # noqa: B018
+        return retriever
 
     def search(self, question: str, k: int | None = None, expansions: list[str] | None = None) -> list[Hit]:
         """Top-k hits for a question: named documents and articles first, then the fused rankings."""
