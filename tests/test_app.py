@@ -54,6 +54,18 @@ def test_turn_offers_each_citation_and_glossary_terms(mini_index, mini_assistant
     assert "<summary>co-progettazione</summary>" in turn.terms_html
 
 
+def test_the_session_keeps_one_answer_per_message_of_the_conversation(mini_index, mini_assistant) -> None:  # type: ignore[no-untyped-def]
+    """A client that starts over (or sends no history, as an API caller) leaves no old answers in the session."""
+    services = services_for(mini_index, mini_assistant)
+    first = chat_ui.ask(services, "Che cos'è la co-progettazione?", [], [], "funzionario")
+    second = chat_ui.ask(services, "E la co-programmazione?", first.history, first.answers, "funzionario")
+    assert len(second.answers) == 2 and second.answers[0] is first.answers[0]
+    feedback_id, _ = chat_ui.record_feedback(services, second.answers, 3, True, "funzionario")
+    assert services.feedback.get(feedback_id).question == "E la co-programmazione?"
+    again = chat_ui.ask(services, "Chi è il volontario?", [], second.answers * 50, "operatore")
+    assert [a.query for a in again.answers] == ["Chi è il volontario?"]
+
+
 def test_feedback_is_stored_with_question_answer_and_citations(mini_index, mini_assistant) -> None:  # type: ignore[no-untyped-def]
     services = services_for(mini_index, mini_assistant)
     turn = chat_ui.ask(services, "Le convenzioni con le ODV possono prevedere compensi?", [], [], "operatore")

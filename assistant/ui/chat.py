@@ -57,7 +57,10 @@ def show_source(services: Services, answer: Answer | None, number: int | None) -
 def ask(
     services: Services, message: str, history: list[dict[str, Any]] | None, answers: list[Answer] | None, audience: str
 ) -> Turn:
-    answers = list(answers or [])
+    # One answer per assistant message of the conversation the page sends: a client that starts over (a new
+    # conversation, an API caller sending no history) does not leave the old answers in the server's memory.
+    shown = sum(1 for m in history or [] if m.get("role") == "assistant")
+    answers = list(answers or [])[-shown:] if shown else []
     result = chat(services.assistant, message, history, audience, services.unavailable)
     if result.warning or result.answer is None:
         last = answers[-1] if answers else None
