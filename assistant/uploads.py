@@ -269,9 +269,10 @@ class UploadJob:
 class UploadQueue:
     """One worker thread indexes uploads in order; requests only enqueue and read the status."""
 
-    def __init__(self, settings: Settings, on_indexed: Callable[[], None]) -> None:
+    def __init__(self, settings: Settings, on_done: Callable[[bool], None]) -> None:
+        """`on_done(indexed)` runs after each job (reload the index when something was indexed)."""
         self._settings = settings
-        self._on_indexed = on_indexed
+        self._on_done = on_done
         self._jobs: dict[str, UploadJob] = {}
         self._pending: list[UploadJob] = []
         self._lock = threading.Condition()
@@ -353,5 +354,4 @@ class UploadQueue:
                 status.status, status.reason = "scartato", f"errore durante l'indicizzazione ({type(exc).__name__})."
                 log.exception("upload %s by %s failed", path.name, job.user)
         shutil.rmtree(self._settings.uploads_dir / ".staging" / f"job-{job.id}", ignore_errors=True)
-        if indexed:
-            self._on_indexed()
+        self._on_done(indexed)

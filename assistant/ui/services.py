@@ -36,7 +36,7 @@ class Services:
         else:
             services.reload()
         services._open_curated()
-        services.uploads = UploadQueue(settings, services.reload)
+        services.uploads = UploadQueue(settings, services.after_upload)
         try:
             services.feedback = FeedbackStore(settings)
         except Exception as exc:  # a database problem must not take the chat down
@@ -59,6 +59,13 @@ class Services:
             return
         if self.assistant.curated is None:
             self.assistant.curated = self.curated
+
+    def after_upload(self, indexed: bool) -> None:
+        """After an upload job: the new index when something was indexed; the job's memory back to the system."""
+        if indexed:
+            self.reload()
+        else:
+            release_memory()
 
     def reload(self) -> None:
         """Reopen the index (after an upload or removal); the old assistant serves until the new one is ready."""
