@@ -166,12 +166,12 @@ def test_the_uploads_quota_is_enforced(tmp_path: Path) -> None:
     services = Services.start(settings)
     filler = settings.uploads_dir / "formazione" / "materiale.txt"
     filler.parent.mkdir(parents=True)
-    filler.write_text("parola " * 145_000, encoding="utf-8")  # 0.97 MB already stored
+    filler.write_text("parola " * 149_000, encoding="utf-8")  # 1,043,000 bytes already stored (not indexed)
     document = docx.Document()
-    document.add_paragraph("Il tavolo di co-progettazione si riunisce ogni mese. " * 400)
+    document.add_paragraph("Il tavolo di co-progettazione si riunisce ogni mese.")
     document.save(str(tmp_path / "verbale.docx"))
     note = tmp_path / "appunti.txt"
-    note.write_text("Il tavolo si riunisce ogni mese. " * 2000, encoding="utf-8")
+    note.write_text("Il tavolo si riunisce ogni mese. " * 200, encoding="utf-8")  # 6,600 bytes: over the quota
     rows = upload(services, [note], kind="formazione")
     assert rows[0][1] == "scartato" and rows[0][2].startswith("lo spazio per i documenti caricati è esaurito")
     filler.unlink()
