@@ -91,12 +91,7 @@ def reset(index_dir: Path) -> None:
     """No generation is current any more (before a rebuild drops the vectors): readers see no index, not half of one."""
     (index_dir / CURRENT_FILE).unlink(missing_ok=True)
     with reading(index_dir, exclusive=True):
-        for name in LEGACY_ENTRIES:
-            legacy = index_dir / name
-            if legacy.is_dir():
-                shutil.rmtree(legacy, ignore_errors=True)
-            else:
-                legacy.unlink(missing_ok=True)
+        _remove_legacy(index_dir)
     _fsync_dir(index_dir)
 
 
@@ -110,12 +105,17 @@ def prune(index_dir: Path, keep: int = 2) -> None:
         older = sorted((p for p in root.iterdir() if p.is_dir() and p != live), key=_age, reverse=True)
         for path in older[max(0, keep - 1) :]:
             shutil.rmtree(path, ignore_errors=True)
-        for name in LEGACY_ENTRIES:
-            legacy = index_dir / name
-            if legacy.is_dir():
-                shutil.rmtree(legacy, ignore_errors=True)
-            else:
-                legacy.unlink(missing_ok=True)
+        _remove_legacy(index_dir)
+
+
+def _remove_legacy(index_dir: Path) -> None:
+    """The files the first layout wrote straight into the index directory (the caller holds the exclusive lock)."""
+    for name in LEGACY_ENTRIES:
+        legacy = index_dir / name
+        if legacy.is_dir():
+            shutil.rmtree(legacy, ignore_errors=True)
+        else:
+            legacy.unlink(missing_ok=True)
 
 
 @contextmanager
