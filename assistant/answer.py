@@ -6,12 +6,13 @@ One refusal path: when the evidence is weak the answer is REFUSAL plus what the 
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from typing import Protocol
 
 from .amendments import load_amendments
 from .brief import glossary_brief, module_brief
-from .citations import kind_label, quoted_passages, source_lines
+from .citations import kind_label, quote, quoted_passages, reference, source_lines
 from .config import Settings
 from .conversation import contextualise
 from .errors import UserError
@@ -21,6 +22,8 @@ from .models import AUDIENCES, KIND_PRIORITY, Answer, Brief, Chunk, Citation, Gl
 from .prompts import render, text
 from .retrieve import Retriever
 from .text import inert_markdown
+from .writers import Draft, ExtractiveWriter, Piece, Writer, last_answer
+from .writers.guard import Passage
 
 log = logging.getLogger(__name__)
 
@@ -63,16 +66,23 @@ class CuratedSource(Protocol):
 class Assistant:
     """The question-answering service shared by the CLI and the app."""
 
-    def __init__(self, settings: Settings, retriever: Retriever, curated: CuratedSource | None = None) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        retriever: Retriever,
+        curated: CuratedSource | None = None,
+        writer: Writer | None = None,
+    ) -> None:
         self.settings = settings
         self.retriever = retriever
         self.curated = curated
+        self.writer: Writer = writer or ExtractiveWriter()
         self.scope = load_scope(settings.corpus_dir)
         self.amendments = load_amendments(settings.corpus_dir, retriever.catalog)
 
     @classmethod
-    def load(cls, settings: Settings, curated: CuratedSource | None = None) -> Assistant:
-        return cls(settings, Retriever.load(settings), curated)
+    def load(cls, settings: Settings, curated: CuratedSource | None = None, writer: Writer | None = None) -> Assistant:
+        return cls(settings, Retriever.load(settings), curated, writer)
 
     def search(self, raw_question: str, k: int | None = None) -> list[Hit]:
         question = clean_question(raw_question, self.settings.max_question_chars)
@@ -84,6 +94,14 @@ class Assistant:
 
     def ask(self, raw_question: str, audience: str = "operatore", previous: str | None = None) -> Answer:
         """The answer to a question; `previous`, the question before it in the conversation (for follow-ups)."""
+        return last_answer(self.ask_stream(raw_question, audience, previous))
+
+    def ask_stream(
+        self, raw_question: str, audience: str = "operatore", previous: str | None = None
+    ) -> Iterator[Piece]:
+        """`ask` as it is written: a model writer's guarded sentences as they are ready, then the final Answer.
+
+        QuestionError is raised before anything is yielded."""
         question = clean_question(raw_question, self.settings.max_question_chars)
         if audience not in AUDIENCES:
             raise QuestionError(f"Pubblico non valido: {audience!r} (usa funzionario oppure operatore).")
@@ -95,7 +113,8 @@ class Assistant:
         if self.curated is not None:
             served, suggestions = self.curated.consult(question.text, audience)
             if served is not None:
-                return self.with_terms(replace(served, query=raw_question, notes=question.notes), terms)
+                yield self.with_terms(replace(served, query=raw_question, notes=question.notes), terms)
+                return
         found = self.retriever.retrieve(question.text, max(self.settings.top_k, 12))
         hits = found.hits
         if terms and is_definitional(question.text):
@@ -108,7 +127,25 @@ class Assistant:
                 answer = self.refuse(raw_question, question, hits, verdict.topic)
             else:
                 answer = self.compose(raw_question, question, hits, audience, verdict.confidence)
-        return self.with_terms(replace(answer, suggestions=suggestions), terms)
+                if self.writer.name != "extractive":
+                    for piece in self.writer.write(self.draft(question.text, audience, hits, terms, answer)):
+                        if isinstance(piece, Answer):
+                            answer = piece
+                        else:
+                            yield piece
+        yield self.with_terms(replace(answer, suggestions=suggestions), terms)
+
+    def draft(self, question: str, audience: str, hits: list[Hit], terms: list[Entry], extractive: Answer) -> Draft:
+        """What a model writer reads: the best distinct passages (the excerpt the user would see quoted)."""
+        catalog = self.retriever.catalog
+        passages: list[Passage] = []
+        for hit in self.select(question, hits, self.settings.llm_passages):
+            info = catalog.document(hit.chunk.doc_id)
+            if info is not None:
+                excerpt = quote(question, hit.chunk.text)[1:-1]
+                label = reference(hit.chunk, info)
+                passages.append(Passage(len(passages) + 1, hit.chunk, excerpt, label, kind_label(info.kind)))
+        return Draft(question, audience, passages, terms[:3], self.glossary, catalog, extractive)
 
     def assess(self, question: str, hits: list[Hit], bank_similarity: float, glossary_terms: int) -> Assessment:
         """In the domain or not, and how confident: see `assistant.evidence`."""
@@ -211,8 +248,9 @@ class Assistant:
                 parts.append(f"{kind_label(kind).lower()} ({count})")
         return "; ".join(parts)
 
-    def select(self, question: str, hits: list[Hit]) -> list[Hit]:
-        """The passages worth quoting: close to the best score, distinct, law first."""
+    def select(self, question: str, hits: list[Hit], limit: int | None = None) -> list[Hit]:
+        """The passages worth quoting: close to the best score, distinct, law first (`limit`, then a module)."""
+        limit = limit or self.settings.answer_max_citations
         if not hits:
             return []
         # Routed passages are placed first with a bonus; the others compete with the best of themselves.
@@ -220,7 +258,7 @@ class Assistant:
         chosen: list[Hit] = []
         keys: set[tuple[str, str | None, str | None]] = set()
         for hit in hits:
-            if len(chosen) >= self.settings.answer_max_citations:
+            if len(chosen) >= limit:
                 break
             if not hit.routed and hit.score < 0.6 * best:
                 continue

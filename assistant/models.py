@@ -191,6 +191,23 @@ class Suggestion:
 
 
 @dataclass(frozen=True)
+class GuardReport:
+    """What the citation guard did to a model-written answer (`ask --json`: "guard")."""
+
+    writer: str  # openai, ollama, local
+    model: str
+    kept: int = 0
+    dropped: int = 0
+    reasons: tuple[str, ...] = ()  # one per dropped sentence: "frase 2: senza citazione [n]"
+    fallback: str | None = None  # why the extractive answer was shown instead (None: the model's answer was shown)
+    first_token_seconds: float | None = None  # from the request to the model's first token
+    seconds: float = 0.0  # from the request to the end of the model's answer (or the fallback)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {**asdict(self), "reasons": list(self.reasons)}
+
+
+@dataclass(frozen=True)
 class Answer:
     query: str
     answer: str
@@ -203,6 +220,7 @@ class Answer:
     hits: tuple[Hit, ...] = field(default=(), compare=False)
     confidence: Literal["alta", "media", "bassa"] = "alta"  # bassa: shown as uncertain; refusals are bassa
     suggestions: tuple[Suggestion, ...] = ()
+    guard: GuardReport | None = None  # set when a language model was asked (source "llm" only when it passed)
 
     def to_json(self) -> dict[str, Any]:
         """The `assistant ask --json` contract."""
@@ -217,4 +235,5 @@ class Answer:
             "notes": list(self.notes),
             "confidence": self.confidence,
             "suggestions": [s.to_dict() for s in self.suggestions],
+            "guard": self.guard.to_dict() if self.guard else None,
         }

@@ -13,12 +13,12 @@ import sys
 
 from ..config import Settings, load_settings
 from ..errors import UserError
-from . import calls, corpus, curated, glossary, index, query, trainer
+from . import calls, corpus, curated, glossary, index, llm, query, trainer
 
 log = logging.getLogger("assistant")
 
 DEBUG_ENV = "LC_DEBUG"
-GROUPS = (index, query, glossary, corpus, curated, calls, trainer)
+GROUPS = (index, query, glossary, corpus, curated, calls, trainer, llm)
 
 
 def build_parser() -> argparse.ArgumentParser:

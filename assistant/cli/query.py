@@ -14,6 +14,7 @@ from ..errors import CliError
 from ..models import AUDIENCES, Answer, Hit
 from ..prompts import text
 from ..text import plain_text, printable
+from ..writers import make_writer
 from .support import print_json, queries
 
 log = logging.getLogger(__name__)
@@ -65,7 +66,7 @@ def cmd_search(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_ask(args: argparse.Namespace, settings: Settings) -> int:
-    assistant = Assistant.load(settings)
+    assistant = Assistant.load(settings, writer=make_writer(settings))
     assistant.curated = curated_matcher(settings, assistant)
     status = 0
     for question in queries(args.query):

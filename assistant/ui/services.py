@@ -13,6 +13,7 @@ from ..config import Settings
 from ..curated.feedback import FeedbackStore
 from ..store import StoreError
 from ..uploads import UploadQueue
+from ..writers import Writer, make_writer
 
 log = logging.getLogger(__name__)
 
@@ -26,6 +27,7 @@ class Services:
     curated: Any = None  # assistant.curated.match.CuratedMatcher: served first in the chat
     desk: Any = None  # assistant.ui.curated_handlers.Desk: the "Risposte curate" tab
     uploads: UploadQueue | None = None  # indexes trainers' uploads in the background, then reloads
+    writer: Writer | None = None  # who writes answers (LC_LLM); kept across reloads (a local model loads once)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     @classmethod
@@ -33,7 +35,10 @@ class Services:
         services = cls(settings)
         if assistant is not None:
             services.assistant = assistant
+            services.writer = assistant.writer
         else:
+            services.writer = make_writer(settings)
+            log.info("answers written by %s", services.writer.describe())
             services.reload()
         services._open_curated()
         services.uploads = UploadQueue(settings, services.after_upload)
@@ -70,7 +75,7 @@ class Services:
     def reload(self) -> None:
         """Reopen the index (after an upload or removal); the old assistant serves until the new one is ready."""
         try:
-            fresh = Assistant.load(self.settings, self.curated)
+            fresh = Assistant.load(self.settings, self.curated, self.writer)
         except StoreError as exc:
             log.error("index unavailable: %s", exc)
             with self._lock:
