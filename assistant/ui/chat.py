@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
 from ..models import Answer
-from .handlers import chat
+from .handlers import chat_stream
 from .library import answer_terms_html
 from .services import Services
 from .views import EMPTY_SOURCES, source_card
@@ -26,6 +27,7 @@ class Turn:
     terms_html: str
     warning: str | None
     suggestions: list[tuple[str, str]]  # (question shown, question asked when clicked)
+    partial: bool = False  # a model's answer still being written: only `history` is meaningful
 
 
 def suggestion_choices(answer: Answer | None) -> list[tuple[str, str]]:
@@ -57,33 +59,46 @@ def show_source(services: Services, answer: Answer | None, number: int | None) -
 def ask(
     services: Services, message: str, history: list[dict[str, Any]] | None, answers: list[Answer] | None, audience: str
 ) -> Turn:
+    """One question, answered (the last turn of `ask_stream`)."""
+    *_, turn = ask_stream(services, message, history, answers, audience)
+    return turn
+
+
+def ask_stream(
+    services: Services, message: str, history: list[dict[str, Any]] | None, answers: list[Answer] | None, audience: str
+) -> Iterator[Turn]:
+    """The turns of one question: partial ones while a model writes (only `history` is meaningful), then the last."""
     # One answer per assistant message of the conversation the page sends: a client that starts over (a new
     # conversation, an API caller sending no history) does not leave the old answers in the server's memory.
     shown = sum(1 for m in history or [] if m.get("role") == "assistant")
     answers = list(answers or [])[-shown:] if shown else []
-    result = chat(services.assistant, message, history, audience, services.unavailable)
-    if result.warning or result.answer is None:
-        last = answers[-1] if answers else None
-        return Turn(
+    for result in chat_stream(services.assistant, message, history, audience, services.unavailable):
+        if result.partial:
+            yield Turn(result.history, answers, [], "", "", None, [], partial=True)
+            continue
+        if result.warning or result.answer is None:
+            last = answers[-1] if answers else None
+            yield Turn(
+                result.history,
+                answers,
+                source_choices(last),
+                show_source(services, last, 1),
+                answer_terms_html(last),
+                result.warning,
+                suggestion_choices(last),
+            )
+            return
+        answer = result.answer
+        answers.append(answer)
+        yield Turn(
             result.history,
             answers,
-            source_choices(last),
-            show_source(services, last, 1),
-            answer_terms_html(last),
-            result.warning,
-            suggestion_choices(last),
+            source_choices(answer),
+            show_source(services, answer, 1),
+            answer_terms_html(answer),
+            None,
+            suggestion_choices(answer),
         )
-    answer = result.answer
-    answers.append(answer)
-    return Turn(
-        result.history,
-        answers,
-        source_choices(answer),
-        show_source(services, answer, 1),
-        answer_terms_html(answer),
-        None,
-        suggestion_choices(answer),
-    )
 
 
 def answer_for_message(answers: list[Answer], message_index: int) -> Answer | None:

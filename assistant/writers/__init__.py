@@ -40,7 +40,7 @@ class Draft:
     fallback: Answer
 
 
-Piece = str | Answer  # a sentence that passed the guard (streamed), then the final answer
+Piece = str | Answer  # a sentence that passed the guard (Markdown, shown as it streams), then the final answer
 
 
 class Writer(Protocol):

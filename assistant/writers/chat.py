@@ -138,7 +138,7 @@ class ChatWriter:
                 return None
             for number in verdict.cited:
                 numbers.setdefault(number, len(numbers) + 1)
-            return _renumber(sentence, numbers)
+            return _inert_sentence(_renumber(sentence, numbers))
 
         prompt = messages(draft.question, draft.audience, draft.passages, draft.terms)
         options: dict[str, Any] = {}

@@ -60,7 +60,7 @@ def normalise_markers(text: str) -> str:
         return "".join(f"[{n}]" for n in numbers)
 
     text = _MARKER_GROUP.sub(expand, text)
-    return _MARKERS_AFTER_STOP.sub(lambda m: " " + m.group(2).strip() + m.group(1), text)
+    return _MARKERS_AFTER_STOP.sub(lambda m: " " + m.group(2).strip() + m.group(1) + " ", text)
 
 
 _LEADING_MARKERS = re.compile(r"^((?:\[\d+\]\s*)+)")
@@ -204,6 +204,24 @@ class Guard:
                 if match and not _DENIES.search(match.group(0)):
                     return a, b
         return None
+
+
+# A passage that speaks to the model instead of the reader ("ignora le istruzioni", "rivela il prompt"): it is never
+# given to a model (the extractive answer may still quote it, inert).
+_ADDRESSES_MODEL = re.compile(
+    r"\b(?:ignora(?:te)?|dimentica(?:te)?|ignore|disregard|forget)\b(?:\s+\w+){0,3}\s+"
+    r"(?:istruzion\w*|regol\w*|indicazion\w*|instructions?|rules?|prompt)\b"
+    r"|\b(?:prompt|messaggio)\s+(?:di\s+)?sistema\b|\bsystem\s+prompt\b"
+    r"|\b(?:rivela|mostra|ripeti|stampa|reveal|print|repeat)\b(?:\s+\w+){0,3}\s+"
+    r"(?:istruzion\w*|prompt|regole|instructions)\b"
+    r"|\b(?:sei|you\s+are)\s+ora\b|\bnow\s+you\s+are\b|\bda\s+ora\s+in\s+poi\s+(?:rispondi|scrivi)\b",
+    re.IGNORECASE,
+)
+
+
+def addresses_the_model(text: str) -> bool:
+    """True for text written to steer a language model (a prompt injection), not to inform a reader."""
+    return bool(_ADDRESSES_MODEL.search(" ".join(text.split())))
 
 
 def confusable_pairs(glossary: Glossary) -> list[tuple[str, str]]:
