@@ -34,6 +34,7 @@ from .text import slug, tokens
 log = logging.getLogger(__name__)
 
 BANK_DIR = "domande"
+GENERATED_BANK_DIR = "domande-generate"  # in data_dir: questions a model wrote for uploaded documents (bankgen)
 BANK_FILE, BANK_BM25_DIR = BANK_ENTRIES
 REF_KEYS = ("doc_id", "article", "comma", "section", "chunk")
 
@@ -197,6 +198,8 @@ def sync_bank(
     generation `directory` (copied from the `current` one when nothing changed). Stale vectors stay until
     `collect_bank` runs after the switch."""
     questions, problems = load_bank(settings.corpus_dir / BANK_DIR)
+    generated, more = load_bank(settings.data_dir / GENERATED_BANK_DIR)
+    questions, problems = questions + generated, problems + more
     for problem in problems:
         log.warning("question bank: %s", problem)
     digest = bank_digest(questions, settings.embedder)

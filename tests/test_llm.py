@@ -25,9 +25,9 @@ from assistant.cli import main
 from assistant.config import ConfigError, Settings, load_settings
 from assistant.glossary import load_glossary
 from assistant.models import Answer, Chunk, Hit
-from assistant.text import plain_text
+from assistant.text import fold, plain_text
 from assistant.ui.handlers import chat
-from assistant.writers import Draft, ExtractiveWriter, make_writer
+from assistant.writers import Draft, make_writer
 from assistant.writers.chat import ChatWriter, cited_lines_grammar, guarded_answer
 from assistant.writers.guard import Guard, Passage, SentenceStream, addresses_the_model, split_sentences
 from assistant.writers.prompt import instructions, messages
@@ -62,14 +62,15 @@ def guard(glossary) -> Guard:  # type: ignore[no-untyped-def]
         Passage(1, Chunk("cts:55:3", "cts", ART_55_3, article="55", comma="3"), ART_55_3, "art. 55, comma 3, CTS"),
         Passage(2, Chunk("cts:56:1", "cts", ART_56_1, article="56", comma="1"), ART_56_1, "art. 56, comma 1, CTS"),
     ]
-    return Guard(passages, glossary, question="Chi può firmare una convenzione?", instructions=instructions("operatore"))
+    question = "Chi può firmare una convenzione?"
+    return Guard(passages, glossary, question=question, instructions=instructions("operatore"))
 
 
 # --- the guard on hand-written answers --------------------------------------------------------------------------
 
 
 def test_a_sentence_that_holds_is_kept(guard: Guard) -> None:
-    verdict = guard.check("Le convenzioni si sottoscrivono con organizzazioni di volontariato iscritte da sei mesi [2].")
+    verdict = guard.check("Le convenzioni si firmano con organizzazioni di volontariato iscritte da sei mesi [2].")
     assert verdict.kept, verdict.reasons
     assert verdict.cited == (2,)
 
@@ -123,7 +124,7 @@ def test_a_passage_cannot_close_its_tag_and_injections_are_recognised(glossary) 
     passage = Passage(1, Chunk("x:1", "x", hostile), hostile, 'fonte "x"', "Materiale formativo")
     _, human = messages("Domanda?", "operatore", [passage], [])
     assert human[1].count("</passaggio>") == 1 and "‹/passaggio>" in human[1]
-    assert 'fonte="fonte \'x\'"' in human[1]
+    assert "fonte=\"fonte 'x'\"" in human[1]
     assert addresses_the_model(hostile)
     assert not addresses_the_model(ART_55_3) and not addresses_the_model("Il Comune può ignorare le domande tardive.")
 
@@ -179,10 +180,12 @@ def llama_server(threads: int = 1) -> Iterator[tuple[str, subprocess.Popen[bytes
         while time.monotonic() < deadline:
             if proc.poll() is not None:
                 pytest.fail("Il server llama.cpp è uscito: " + proc.stderr.read().decode()[-800:])  # type: ignore[union-attr]
-            with contextlib.suppress(OSError):
-                with urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=2) as reply:
-                    if reply.status == 200:
-                        break
+            with (
+                contextlib.suppress(OSError),
+                urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=2) as reply,
+            ):
+                if reply.status == 200:
+                    break
             time.sleep(0.2)
         else:
             pytest.fail("Il server llama.cpp non risponde entro 60 s.")
@@ -339,3 +342,50 @@ def test_the_app_answers_through_a_real_server_and_without_it(mini_index: Settin
     assert ("Risposta scritta dal modello linguistico" in first) or ("Il modello linguistico" in first)
     assert "Il modello linguistico non risponde" in second and "Fonti" in second
     assert "Traceback" not in log
+
+
+# --- bank questions a model proposes for an uploaded document ------------------------------------------------------
+
+
+def test_only_grounded_questions_are_kept_and_written_in_the_banks_format(tmp_path: Path) -> None:
+    from assistant.bank import load_bank
+    from assistant.writers.bankgen import acceptable, parse_questions, write_bank_file
+
+    reply = (
+        "1. Con chi possono sottoscrivere convenzioni le amministrazioni pubbliche?\n"
+        "- Da quanti mesi devono essere iscritte le organizzazioni di volontariato?\n"
+        "Da quanti anni devono essere iscritte le associazioni nel registro? 12?\n"
+        "Qual è la ricetta del tiramisù?\n"
+        "Scrivo tre domande:\n"
+        "Con chi possono sottoscrivere convenzioni le amministrazioni pubbliche?"
+    )
+    seen: set[str] = set()
+    kept = []
+    for question in parse_questions(reply):
+        if acceptable(question, ART_56_1, seen):
+            kept.append(question)
+            seen.add(fold(question))
+    assert kept == [
+        "Con chi possono sottoscrivere convenzioni le amministrazioni pubbliche?",
+        "Da quanti mesi devono essere iscritte le organizzazioni di volontariato?",
+    ]
+    chunk = Chunk("caricato-prova:art-56:1", "caricato-prova", ART_56_1)
+    write_bank_file(tmp_path / "caricato-prova.yaml", "caricato-prova", "smollm2", [(chunk, kept)])
+    text = (tmp_path / "caricato-prova.yaml").read_text(encoding="utf-8")
+    assert text.startswith("# Domande generate dal modello smollm2") and "generated: true" in text
+    questions, problems = load_bank(tmp_path)
+    assert problems == [] and [q.text for q in questions] == kept
+    assert questions[0].refs[0].doc_id == "caricato-prova" and questions[0].refs[0].chunk == "art-56:1"
+    write_bank_file(tmp_path / "caricato-prova.yaml", "caricato-prova", "smollm2", [])
+    assert not (tmp_path / "caricato-prova.yaml").exists()
+
+
+def test_the_real_model_proposes_questions_that_hold(llm_url: str, mini_index: Settings) -> None:
+    from assistant.writers.bankgen import generate
+
+    settings = _settings(mini_index, llm="openai", llm_base_url=llm_url, llm_max_tokens=96)
+    chunk = Chunk("caricato-prova:art-56:1", "caricato-prova", ART_56_1)
+    entries = generate(ChatWriter(settings).chat_model(), [chunk], 3)
+    for passage, questions in entries:  # SmolLM2 writes English: usually none survive, and none may be wrong
+        assert passage is chunk and 1 <= len(questions) <= 3
+        assert all(q.endswith("?") and q not in ART_56_1 for q in questions)

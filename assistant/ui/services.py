@@ -41,7 +41,7 @@ class Services:
             log.info("answers written by %s", services.writer.describe())
             services.reload()
         services._open_curated()
-        services.uploads = UploadQueue(settings, services.after_upload)
+        services.uploads = UploadQueue(settings, services.after_upload, services.writer)
         try:
             services.feedback = FeedbackStore(settings)
         except Exception as exc:  # a database problem must not take the chat down
