@@ -26,7 +26,7 @@ from assistant.config import ConfigError, Settings, load_settings
 from assistant.glossary import load_glossary
 from assistant.models import Answer, Chunk, Hit
 from assistant.text import fold, plain_text
-from assistant.ui.handlers import chat
+from assistant.ui.handlers import chat, chat_stream
 from assistant.writers import Draft, make_writer
 from assistant.writers.chat import ChatWriter, cited_lines_grammar, guarded_answer
 from assistant.writers.guard import Guard, Passage, SentenceStream, addresses_the_model, split_sentences
@@ -389,3 +389,46 @@ def test_the_real_model_proposes_questions_that_hold(llm_url: str, mini_index: S
     for passage, questions in entries:  # SmolLM2 writes English: usually none survive, and none may be wrong
         assert passage is chunk and 1 <= len(questions) <= 3
         assert all(q.endswith("?") and q not in ART_56_1 for q in questions)
+
+
+# --- a known answer forced through the real server (a llama.cpp grammar that allows one text) -----------------------
+
+
+def forced(text: str) -> str:
+    """A GBNF grammar whose only sentence is `text`: the real server streams exactly it, token by token."""
+    return "root ::= " + " ".join(
+        '"' + line.replace("\\", "\\\\").replace('"', '\\"') + '\\n"' for line in text.split("\n")
+    )
+
+
+def test_a_known_answer_streams_sentence_by_sentence_and_a_false_one_is_removed(
+    llm_url: str, mini_index: Settings
+) -> None:
+    """Through the real HTTP stream: the guarded sentences reach the chat one by one, the sentence with an article
+    the passage does not name never does, the answer is the model's with a note, its sources renumbered."""
+    settings = _settings(mini_index, llm="openai", llm_base_url=llm_url, llm_passages=3, llm_max_tokens=200)
+    probe = Assistant.load(settings)
+    question = "Qual è la finalità della co-programmazione?"
+    draft = _draft(probe, question)
+    n = next(p.number for p in draft.passages if "bisogni da soddisfare" in p.excerpt)
+    text = (
+        f"[{n}] La co-programmazione serve a individuare i «bisogni da soddisfare» e gli interventi necessari.\n"
+        f"[{n}] Lo stabilisce l'art. 99 del Codice.\n"
+        f"[{n}] Individua anche le modalità di realizzazione degli interventi e le risorse disponibili."
+    )
+    assistant = Assistant(settings, probe.retriever, writer=ChatWriter(settings, grammar=forced(text)))
+    results = list(chat_stream(assistant, question, [], "operatore"))  # what the app shows, update by update
+    streamed = [r for r in results if r.partial]
+    final = results[-1].answer
+    assert final is not None and final.source == "llm", final.notes
+    assert final.guard is not None and (final.guard.kept, final.guard.dropped) == (2, 1)
+    assert "art. 99" in final.guard.reasons[0]
+    shown = [plain_text(r.history[-1]["content"]) for r in streamed]
+    assert len(streamed) == 2  # one update per kept sentence, before the answer is complete
+    assert "i «bisogni da soddisfare» e gli interventi necessari [1]." in shown[0] and "risorse" not in shown[0]
+    assert "le risorse disponibili [1]." in shown[1]
+    assert not any("art. 99" in s for s in shown) and "art. 99" not in final.answer
+    assert "Una frase del modello è stata tolta" in final.notes[-1]
+    assert [c.article for c in final.citations] == ["55"] and "Risposta scritta dal modello linguistico" in final.answer
+    assert "«bisogni da soddisfare»" in final.answer and results[-1].sources_html  # the sources panel as today
+    assert_shown_answer_holds(assistant, final)

@@ -39,8 +39,11 @@ class _Abort(Exception):
 class ChatWriter:
     """A LangChain chat model behind the guard. The model is built at first use, once."""
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, grammar: str | None = None) -> None:
+        """`grammar`: a fixed llama.cpp GBNF grammar instead of the cited-lines one (the tests force a known
+        answer through a real server with it)."""
         self.settings = settings
+        self.grammar = grammar
         self.name: str = settings.llm
         self._model: Any = None
         self._lock = threading.Lock()
@@ -142,7 +145,9 @@ class ChatWriter:
 
         prompt = messages(draft.question, draft.audience, draft.passages, draft.terms)
         options: dict[str, Any] = {}
-        if s.llm_grammar == "on" or (s.llm_grammar == "auto" and self.name == "local"):
+        if self.grammar is not None:
+            options["extra_body"] = {"grammar": self.grammar}
+        elif s.llm_grammar == "on" or (s.llm_grammar == "auto" and self.name == "local"):
             options["extra_body"] = {"grammar": cited_lines_grammar(len(draft.passages))}
         chunks: Iterator[str] | None = None
         try:
