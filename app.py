@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import os
+import sys
 from collections.abc import Iterator
 from typing import Any
 
@@ -19,6 +20,7 @@ import gradio as gr
 from assistant.answer import Assistant
 from assistant.auth import Sessions
 from assistant.config import Settings, load_settings
+from assistant.errors import UserError
 from assistant.models import AUDIENCE_LABELS, AUDIENCES, SUPPORTED_SUFFIXES
 from assistant.prompts import text
 from assistant.ui import auth_handlers as auth_ui
@@ -85,6 +87,14 @@ def theme() -> gr.themes.Base:
     )
 
 
+def banner(services: Services) -> str:
+    """The disclosure above the chat: who writes the answers (AI Act art. 50)."""
+    writer = services.writer
+    if writer is None or writer.name == "extractive":
+        return text("banner", notice=text("notice"))
+    return text("banner_llm", model=getattr(writer, "model_label", writer.name), notice=text("notice"))
+
+
 def build_app(settings: Settings, assistant: Assistant | None = None) -> gr.Blocks:
     """The whole UI, without launching it."""
     services = Services.start(settings, assistant)
@@ -94,7 +104,7 @@ def build_app(settings: Settings, assistant: Assistant | None = None) -> gr.Bloc
         answers = gr.State([])
         user = gr.State(None)  # this tab's session token (sessions.trainer(token) says who), never a user name
         gr.Markdown(f"# {TITLE}")
-        gr.Markdown(text("banner", notice=text("notice")), elem_id="lc-notice")
+        gr.Markdown(banner(services), elem_id="lc-notice")
         with gr.Row():
             audience = gr.Radio(
                 choices=[(AUDIENCE_LABELS[a], a) for a in AUDIENCES],
@@ -384,8 +394,12 @@ def _glossary_view(services: Services, term_id: str | None) -> str:
 
 def main() -> None:
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
-    settings = load_settings()
-    app = build_app(settings)
+    try:
+        settings = load_settings()
+        app = build_app(settings)
+    except UserError as exc:  # invalid settings, a writer without its packages: one Italian line, no traceback
+        print(f"Errore: {exc}", file=sys.stderr)
+        raise SystemExit(1) from None
     app.queue(default_concurrency_limit=4).launch(
         server_name=os.environ.get("GRADIO_SERVER_NAME", "127.0.0.1"),
         server_port=int(os.environ.get("GRADIO_SERVER_PORT", "7860")),

@@ -432,3 +432,18 @@ def test_a_known_answer_streams_sentence_by_sentence_and_a_false_one_is_removed(
     assert [c.article for c in final.citations] == ["55"] and "Risposta scritta dal modello linguistico" in final.answer
     assert "«bisogni da soddisfare»" in final.answer and results[-1].sources_html  # the sources panel as today
     assert_shown_answer_holds(assistant, final)
+
+
+def test_the_disclosure_says_a_model_writes_when_one_does(mini_index: Settings) -> None:
+    """AI Act art. 50: the banner and the Informazioni page name the model when one writes the answers."""
+    from app import banner
+    from assistant.ui.info import about_markdown
+    from assistant.ui.services import Services
+
+    plain = Services(mini_index, writer=make_writer(mini_index))
+    assert "con modello linguistico" not in banner(plain)
+    assert "Risposte scritte da un modello" not in about_markdown(plain)
+    settings = mini_index.model_copy(update={"llm": "openai", "llm_base_url": "http://127.0.0.1:9/v1"})
+    model = Services(settings, writer=make_writer(settings))
+    assert "Sistema automatico con modello linguistico" in banner(model)
+    assert "Risposte scritte da un modello linguistico" in about_markdown(model)

@@ -9,7 +9,10 @@ from .services import Services
 
 def about_markdown(services: Services) -> str:
     """The fixed text plus the list of sources actually indexed, with their versions and caveats."""
-    lines = [render("about.md", notice=text("notice")), "", "## Fonti indicizzate e versioni", ""]
+    lines = [render("about.md", notice=text("notice"))]
+    if services.writer is not None and services.writer.name != "extractive":
+        lines += ["", text("about_llm", model=services.writer.describe())]
+    lines += ["", "## Fonti indicizzate e versioni", ""]
     assistant = services.assistant
     if assistant is None:
         lines.append(services.unavailable or "L'indice non è disponibile.")

@@ -11,6 +11,7 @@ A model's answer never reaches the user unchecked: `assistant.writers.chat` stre
 
 from __future__ import annotations
 
+import importlib.util
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Protocol
@@ -21,6 +22,13 @@ from ..errors import UserError
 from ..glossary import Entry, Glossary
 from ..models import Answer
 from .guard import Passage
+
+# The packages each model writer needs (the `[llm]` extra), checked when the writer is made (at start-up).
+PACKAGES: dict[str, tuple[tuple[str, str], ...]] = {
+    "openai": (("langchain-openai", "langchain_openai"),),
+    "ollama": (("langchain-ollama", "langchain_ollama"),),
+    "local": (("langchain-openai", "langchain_openai"), ("xllamacpp", "xllamacpp")),
+}
 
 
 class WriterError(UserError, RuntimeError):
@@ -79,6 +87,12 @@ def make_writer(settings: Settings) -> Writer:
     back to extractive (with a note), it never stops the app from starting."""
     if settings.llm == "extractive":
         return ExtractiveWriter()
+    for package, module in PACKAGES[settings.llm]:
+        if importlib.util.find_spec(module) is None:
+            raise WriterError(
+                f"LC_LLM={settings.llm} richiede il pacchetto {package}: installalo con `make llm-deps` "
+                "(oppure `.venv/bin/pip install -e '.[llm]'`), o usa LC_LLM=extractive."
+            )
     from .chat import ChatWriter
 
     return ChatWriter(settings)

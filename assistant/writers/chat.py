@@ -106,7 +106,8 @@ class ChatWriter:
         )
 
     def probe(self) -> str:
-        reply = self.chat_model().invoke([("human", "Rispondi soltanto con la parola: pronto")], max_tokens=8)
+        limit = {} if self.name == "ollama" else {"max_tokens": 8}  # ChatOllama takes num_predict, set at build
+        reply = self.chat_model().invoke([("human", "Rispondi soltanto con la parola: pronto")], **limit)
         return str(reply.content).strip()
 
     # Writing one answer --------------------------------------------------------------------------------------
