@@ -198,7 +198,7 @@ def add_upload(settings: Settings, source: Path, kind: str, replace: bool = Fals
     return info.doc_id
 
 
-def generate_bank_questions(settings: Settings, doc_id: str, target: Path, kind: str, writer: Any) -> int:
+def generate_bank_questions(settings: Settings, doc_id: str, target: Path, kind: str | None, writer: Any) -> int:
     """Model-written bank questions for an indexed upload, then the bank re-synced; how many were kept. A failure
     is one log line: the upload stands without them."""
     from .writers.bankgen import generate, generated_dir, write_bank_file

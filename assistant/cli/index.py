@@ -9,8 +9,10 @@ from typing import Any
 from ..config import Settings
 from ..errors import CliError
 from ..ingest import ingest
+from ..manifest import infer_info
 from ..models import KINDS, SUPPORTED_SUFFIXES
-from ..uploads import UploadError, check_extra
+from ..uploads import UploadError, check_extra, generate_bank_questions
+from ..writers import make_writer
 from .support import print_json
 
 
@@ -18,6 +20,7 @@ def cmd_ingest(args: argparse.Namespace, settings: Settings) -> int:
     path = Path(args.path) if args.path else None
     if path is not None and not path.exists():
         raise CliError(f"Il percorso {path} non esiste.")
+    files: list[Path] = []
     if path is not None and not path.resolve().is_relative_to(settings.corpus_dir.resolve()):
         # A document from outside the corpus never takes a corpus document's id, nor silently an earlier one's.
         files = [path] if path.is_file() else [p for p in path.rglob("*") if p.suffix.lower() in SUPPORTED_SUFFIXES]
@@ -27,6 +30,14 @@ def cmd_ingest(args: argparse.Namespace, settings: Settings) -> int:
             except UploadError as exc:
                 raise CliError(f"{file.name}: {exc} Nessun documento è stato indicizzato.") from None
     report = ingest(settings, path=path, rebuild=args.rebuild, progress=not args.quiet, kind=args.kind)
+    generated = 0
+    if files and settings.llm != "extractive" and settings.llm_bank_questions > 0 and not report.failed:
+        writer = make_writer(settings)  # bank questions a model proposes for documents from outside the corpus
+        skipped = {s.path for s in report.skipped}
+        for file in files:
+            if str(file) not in skipped:
+                doc_id = infer_info(file, kind=args.kind).doc_id
+                generated += generate_bank_questions(settings, doc_id, file, args.kind, writer)
     if args.json:
         print_json(
             {
@@ -39,11 +50,13 @@ def cmd_ingest(args: argparse.Namespace, settings: Settings) -> int:
                 "embedded": report.embedded,
                 "seconds": round(report.seconds, 3),
                 "skipped": [{"file": s.path, "reason": s.reason} for s in report.skipped],
-                "bank": {"questions": report.bank_questions, "embedded": report.bank_embedded},
+                "bank": {"questions": report.bank_questions, "embedded": report.bank_embedded, "generated": generated},
             }
         )
     else:
         print(report.summary())
+        if generated:
+            print(f"Domande della banca proposte dal modello e accettate: {generated} (data/domande-generate).")
     return 1 if report.failed else 0
 
 
