@@ -78,7 +78,7 @@ model-qwen: llm-deps
 
 # Not in CI (about an hour on 2 cores): the model writer behind its guard vs the extractive answer.
 eval-llm: setup index model-qwen
-	$(BIN)/python -m evals.llm
+	$(BIN)/python -m evals.llm --write-readme
 
 # A local OpenAI-compatible server for LC_LLM=openai LC_LLM_BASE_URL=http://127.0.0.1:8080/v1 make run
 llm-serve: setup model-qwen

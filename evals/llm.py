@@ -57,6 +57,7 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--timeout", type=float, default=120.0)
     parser.add_argument("--out", type=Path, default=HERE / "LLM_RESULTS.md")
+    parser.add_argument("--write-readme", action="store_true", help="also replace the README's LLM figures")
     args = parser.parse_args()
 
     base = load_settings()
@@ -116,6 +117,20 @@ def main() -> None:
     (HERE / "llm.json").write_text(json.dumps({"summary": summary, "rows": rows}, ensure_ascii=False, indent=1) + "\n")
     args.out.write_text(report(summary, rows), encoding="utf-8")
     print(report(summary, rows))
+    if args.write_readme:
+        write_readme(report(summary, rows))
+
+
+def write_readme(table: str) -> None:
+    """The README's LLM figures are this run's table (between the llm-figures markers), never typed by hand."""
+    readme = HERE.parent / "README.md"
+    text = readme.read_text(encoding="utf-8")
+    start, end = "<!-- llm-figures:start -->", "<!-- llm-figures:end -->"
+    if start not in text or end not in text:
+        raise SystemExit(f"README.md has no {start} ... {end} block")
+    body = "\n".join(line for line in table.splitlines() if not line.startswith("# ")).strip()
+    head, _, rest = text.partition(start)
+    readme.write_text(head + start + "\n" + body + "\n" + end + rest.partition(end)[2], encoding="utf-8")
 
 
 def summarise(rows: list[dict[str, Any]]) -> dict[str, Any]:
