@@ -58,7 +58,23 @@ def main() -> None:
     parser.add_argument("--timeout", type=float, default=120.0)
     parser.add_argument("--out", type=Path, default=HERE / "LLM_RESULTS.md")
     parser.add_argument("--write-readme", action="store_true", help="also replace the README's LLM figures")
+    parser.add_argument("--report-only", action="store_true", help="rebuild the report from evals/llm.json")
     args = parser.parse_args()
+    if args.report_only:
+        saved = json.loads((HERE / "llm.json").read_text(encoding="utf-8"))
+        summary = {
+            **summarise(saved["rows"]),
+            "model": saved["summary"]["model"],
+            "threads": saved["summary"]["threads"],
+        }
+        (HERE / "llm.json").write_text(
+            json.dumps({"summary": summary, "rows": saved["rows"]}, ensure_ascii=False, indent=1) + "\n"
+        )
+        args.out.write_text(report(summary, saved["rows"]), encoding="utf-8")
+        if args.write_readme:
+            write_readme(report(summary, saved["rows"]))
+        print(report(summary, saved["rows"]))
+        return
 
     base = load_settings()
     if args.base_url:
@@ -133,6 +149,24 @@ def write_readme(table: str) -> None:
     readme.write_text(head + start + "\n" + body + "\n" + end + rest.partition(end)[2], encoding="utf-8")
 
 
+# The guard's checks, by the start of the reason it gives (assistant/writers/guard.py).
+CHECKS = {
+    "senza citazione": "no [n]",
+    "cita [": "[n] that does not exist",
+    "citazione non testuale": "quotation not verbatim",
+    "numeri o articoli assenti": "number or article not in the cited passages",
+    "usato come sinonimo": "glossary terms equated",
+    "parole non presenti": "words not in the cited passages",
+    "riporta le istruzioni": "repeats the instructions",
+}
+
+
+def checks_failed(reason: str) -> list[str]:
+    """The checks a dropped sentence failed ("frase 2: a; b" -> the names of a and b)."""
+    parts = reason.split(": ", 1)[1].split("; ") if ": " in reason else [reason]
+    return [name for part in parts for start, name in CHECKS.items() if start in part]
+
+
 def summarise(rows: list[dict[str, Any]]) -> dict[str, Any]:
     asked = [r for r in rows if r["asked_model"]]
     sentences = sum(r["kept"] + r["dropped"] for r in asked)
@@ -140,7 +174,7 @@ def summarise(rows: list[dict[str, Any]]) -> dict[str, Any]:
     llm = [r for r in asked if r["source"] == "llm"]
     first = [r["first_token"] for r in asked if r["first_token"] is not None]
     total = [r["seconds"] for r in asked]
-    reasons = Counter(reason.split(": ", 1)[1].split(" (")[0] for r in asked for reason in r["reasons"])
+    reasons = Counter(check for r in asked for reason in r["reasons"] for check in checks_failed(reason))
     return {
         "questions": len(rows),
         "asked_model": len(asked),
@@ -151,7 +185,7 @@ def summarise(rows: list[dict[str, Any]]) -> dict[str, Any]:
         "fell_back": len(asked) - len(llm),
         "fell_back_share": (len(asked) - len(llm)) / len(asked) if asked else None,
         "fallback_reasons": dict(Counter(r["fallback"] for r in asked if r["fallback"])),
-        "drop_reasons": dict(reasons.most_common(8)),
+        "drop_reasons": dict(reasons.most_common()),
         "right_citation": sum(r["right"] for r in rows) / len(rows) if rows else None,
         "right_citation_extractive": sum(r["right_extractive"] for r in rows) / len(rows) if rows else None,
         "right_citation_llm_answers": sum(r["right"] for r in llm) / len(llm) if llm else None,
@@ -160,6 +194,10 @@ def summarise(rows: list[dict[str, Any]]) -> dict[str, Any]:
         "answer_p50": statistics.median(total) if total else None,
         "answer_p95": percentile(total, 0.95),
     }
+
+
+def _counts(counts: dict[str, int]) -> str:
+    return ", ".join(f"{name}: {count}" for name, count in counts.items()) or "-"
 
 
 def report(summary: dict[str, Any], rows: list[dict[str, Any]]) -> str:
@@ -180,11 +218,11 @@ def report(summary: dict[str, Any], rows: list[dict[str, Any]]) -> str:
         "| measure | value |",
         "|---|---|",
         f"| questions that reached the model | {s['asked_model']} of {s['questions']} "
-        f"(others: {s['not_asked'] or '-'}) |",
+        f"(others: {_counts(s['not_asked'])}) |",
         f"| model sentences kept by the guard | {pct(s['kept_share'])} ({s['sentences']} sentences) |",
         f"| answers that fell back to extractive | {pct(s['fell_back_share'])} ({s['fell_back']}) |",
-        f"| why they fell back | {s['fallback_reasons'] or '-'} |",
-        f"| why sentences were dropped | {s['drop_reasons'] or '-'} |",
+        f"| why they fell back | {_counts(s['fallback_reasons'])} |",
+        f"| checks failed by the dropped sentences (a sentence may fail several) | {_counts(s['drop_reasons'])} |",
         f"| right citation, what the user sees | {pct(s['right_citation'])} |",
         f"| right citation, extractive (same process) | {pct(s['right_citation_extractive'])} |",
         f"| right citation, answers the model wrote | {pct(s['right_citation_llm_answers'])} ({s['answers_llm']}) |",
