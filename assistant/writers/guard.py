@@ -197,6 +197,8 @@ class Guard:
         text = MARKER.sub(" ", sentence.lower()).replace("(", " zzpar ")
         text = " " + fold(re.sub(r"\bè\b", " est ", text)) + " "
         for first, second in self._pairs:
+            if f" {first} " not in text or f" {second} " not in text:  # both terms, or nothing to equate
+                continue
             for a, b in ((first, second), (second, first)):
                 gap = rf"(?:\S+ ){{0,{_GAP_WORDS}}}"
                 pattern = rf" {re.escape(a)} {gap}(?:{_EQUATES}) ?{gap}{re.escape(b)} "
