@@ -16,6 +16,7 @@ import signal
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -137,6 +138,19 @@ def as_a_new_process() -> None:
     SharedSystemClient.clear_system_cache()
 
 
+_TRUTH: dict[tuple[str, str], np.ndarray] = {}  # (passage|query, text) -> the embedder's own vector, once per text
+
+
+def embedded(embedder: Any, role: str, texts: list[str]) -> np.ndarray:
+    """The embedder's vectors of `texts`, each text encoded once per module (every case checks the same texts)."""
+    missing = list(dict.fromkeys(t for t in texts if (role, t) not in _TRUTH))
+    if missing:
+        encode = embedder.encode_documents if role == "passage" else embedder.encode_queries
+        for text, vector in zip(missing, encode(missing), strict=True):
+            _TRUTH[(role, text)] = np.asarray(vector)
+    return np.stack([_TRUTH[(role, t)] for t in texts])
+
+
 def assert_one_generation(settings: Settings, expected: tuple[dict[str, str], dict[str, str]]) -> None:
     """A reader sees exactly `expected` (passages and bank), each passage with its own text's vector."""
     as_a_new_process()
@@ -152,11 +166,11 @@ def assert_one_generation(settings: Settings, expected: tuple[dict[str, str], di
     assert sorted(ids) == sorted(passages)
     embedder = get_embedder(settings.embedder)
     catalog = retriever.catalog
-    truth = embedder.encode_documents(
-        [embed_text(catalog.by_id[i], catalog.documents[catalog.by_id[i].doc_id]) for i in ids]
+    truth = embedded(
+        embedder, "passage", [embed_text(catalog.by_id[i], catalog.documents[catalog.by_id[i].doc_id]) for i in ids]
     )
     assert np.min(np.sum(matrix * truth, axis=1)) > 0.999
-    truth_bank = embedder.encode_queries([q.text for q in retriever.bank.questions])
+    truth_bank = embedded(embedder, "query", [q.text for q in retriever.bank.questions])
     assert np.min(np.sum(retriever.bank.matrix * truth_bank, axis=1)) > 0.999
     hits = assistant.search("Come si svolge il tavolo di co-progettazione?", 5)
     assert hits and all(passages.get(h.chunk.id) == h.chunk.text for h in hits)
