@@ -8,7 +8,7 @@ export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 export ANONYMIZED_TELEMETRY := False
 
-.PHONY: run test lint setup llm-deps lock system-deps index eval bench load clean model-test model-qwen eval-llm llm-serve
+.PHONY: run test lint setup llm-deps lock system-deps index eval bench load clean model-test model-qwen eval-llm llm-serve vectors
 
 # The model writer's packages only when LC_LLM asks for one: the default install downloads no model and no client.
 run: setup index $(if $(filter openai ollama local,$(LC_LLM)),llm-deps)
@@ -83,6 +83,10 @@ eval-llm: setup index model-qwen
 # A local OpenAI-compatible server for LC_LLM=openai LC_LLM_BASE_URL=http://127.0.0.1:8080/v1 make run
 llm-serve: setup model-qwen
 	$(BIN)/assistant llm serve --name qwen2.5-coder-1.5b --port 8080
+
+# After a corpus change: the vectors shipped in corpus/.vectors, so a fresh machine does not embed the corpus again.
+vectors: setup index
+	$(BIN)/assistant vectors export
 
 eval: setup index
 	$(BIN)/python -m evals.prontuario

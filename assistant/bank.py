@@ -23,13 +23,13 @@ import yaml
 
 from .catalog import Catalog, LexicalIndex, write_json_atomic
 from .config import Settings
-from .embeddings import EmbeddingCache, get_embedder
+from .embeddings import get_embedder, open_cache
 from .generations import BANK_ENTRIES, carry_over, reading, vector_key
 from .legal import CHUNKER_VERSION
 from .models import REGISTERS, Chunk
 from .references import Ref
 from .store import IndexIdentity, IndexMismatchError, IndexMissingError, VectorStore, open_store
-from .text import slug, tokens
+from .text import tokens
 
 log = logging.getLogger(__name__)
 
@@ -216,12 +216,7 @@ def sync_bank(
             pass
     embedder = get_embedder(settings.embedder, settings.embed_threads)
     identity = IndexIdentity(embedder.name, embedder.dim, CHUNKER_VERSION)
-    cache = EmbeddingCache(
-        settings.data_dir / "cache" / f"embeddings-{slug(embedder.name, 80)}.sqlite3",
-        embedder,
-        settings.ingest_workers,
-        as_queries=True,
-    )
+    cache = open_cache(settings, embedder, as_queries=True)
     before = embedder.texts_embedded
     try:
         vectors = cache.encode([q.text for q in questions])

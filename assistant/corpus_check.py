@@ -11,12 +11,11 @@ from .amendments import AMENDMENTS_FILE, read_table, table_problems
 from .bank import BANK_DIR, bank_problems, coverage_gaps, eval_overlaps, load_bank
 from .catalog import Catalog
 from .config import Settings
-from .embeddings import EmbeddingCache, get_embedder
+from .embeddings import get_embedder, open_cache
 from .errors import CheckReport
 from .index import indexed_catalog
 from .manifest import MANIFEST_NAME, ManifestError, corpus_files, load_manifest
 from .references import find_links
-from .text import slug
 
 
 def check_corpus(settings: Settings) -> list[str]:
@@ -82,12 +81,7 @@ def eval_questions(folder: Path) -> list[str]:
 def encode_questions(settings: Settings, texts: list[str]) -> np.ndarray:
     """Questions encoded as questions, through the embedding cache (a second check embeds nothing)."""
     embedder = get_embedder(settings.embedder, settings.embed_threads)
-    cache = EmbeddingCache(
-        settings.data_dir / "cache" / f"embeddings-{slug(embedder.name, 80)}.sqlite3",
-        embedder,
-        settings.ingest_workers,
-        as_queries=True,
-    )
+    cache = open_cache(settings, embedder, as_queries=True)
     try:
         return cache.encode(texts)
     finally:

@@ -10,6 +10,7 @@ None of them touches the network: HF_HUB_OFFLINE is set before sentence-transfor
 from __future__ import annotations
 
 import hashlib
+import logging
 import os
 import sqlite3
 import threading
@@ -21,10 +22,14 @@ from typing import Protocol, runtime_checkable
 import numpy as np
 from langchain_core.embeddings import Embeddings
 
+from .config import Settings
+from .text import slug
+
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 
 BATCH = 16
+log = logging.getLogger(__name__)
 
 
 class EmbedderError(RuntimeError):
@@ -262,23 +267,46 @@ def clear_query_caches() -> None:
         embedder.clear_cache()
 
 
+def cache_key(embedder_name: str, text: str, as_queries: bool = False) -> str:
+    """The key of a text's vector in `EmbeddingCache` and `VectorSeed`."""
+    mode = "\x00query" if as_queries else ""
+    return hashlib.sha256(f"{embedder_name}{mode}\x00{text}".encode()).hexdigest()
+
+
+def open_cache(settings: Settings, embedder: Embedder, as_queries: bool = False) -> EmbeddingCache:
+    """The data folder's embedding cache for `embedder`, backed by the vectors shipped with the corpus."""
+    return EmbeddingCache(
+        cache_path(settings, embedder.name),
+        embedder,
+        settings.ingest_workers,
+        as_queries,
+        VectorSeed.for_corpus(settings.corpus_dir, embedder.name),
+    )
+
+
+def cache_path(settings: Settings, embedder_name: str) -> Path:
+    return settings.data_dir / "cache" / f"embeddings-{slug(embedder_name, 80)}.sqlite3"
+
+
 class EmbeddingCache:
     """Vectors by (embedder, text) in SQLite, so a rebuild re-embeds only text it has never seen.
 
     With `as_queries`, texts are encoded as questions and cached under their own keys.
     """
 
-    def __init__(self, path: Path, embedder: Embedder, workers: int = 1, as_queries: bool = False) -> None:
+    def __init__(
+        self, path: Path, embedder: Embedder, workers: int = 1, as_queries: bool = False, seed: VectorSeed | None = None
+    ) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         self._db = sqlite3.connect(str(path))
         self._db.execute("CREATE TABLE IF NOT EXISTS vectors (key TEXT PRIMARY KEY, vector BLOB NOT NULL)")
         self._embedder = embedder
         self._workers = workers
         self._as_queries = as_queries
+        self._seed = seed
 
     def _key(self, text: str) -> str:
-        mode = "\x00query" if self._as_queries else ""
-        return hashlib.sha256(f"{self._embedder.name}{mode}\x00{text}".encode()).hexdigest()
+        return cache_key(self._embedder.name, text, self._as_queries)
 
     def encode(self, texts: Sequence[str], progress: Callable[[int], None] | None = None) -> np.ndarray:
         keys = [self._key(t) for t in texts]
@@ -289,6 +317,19 @@ class EmbeddingCache:
             for key, blob in self._db.execute(f"SELECT key, vector FROM vectors WHERE key IN ({marks})", part):
                 found[key] = np.frombuffer(blob, dtype=np.float32)
         missing = [i for i, k in enumerate(keys) if k not in found]
+        if missing and self._seed is not None:
+            seeded = self._seed.lookup([keys[i] for i in missing])
+            first = next((i for i in missing if keys[i] in seeded), None)
+            trusted = first is not None and self._seed.verify(
+                self._embedder, texts[first], seeded[keys[first]], self._as_queries
+            )
+            if trusted:
+                self._db.executemany(
+                    "INSERT OR REPLACE INTO vectors VALUES (?, ?)", [(k, v.tobytes()) for k, v in seeded.items()]
+                )
+                self._db.commit()
+                found.update(seeded)
+                missing = [i for i in missing if keys[i] not in seeded]
         if progress and len(texts) - len(missing):
             progress(len(texts) - len(missing))
         if missing:
@@ -305,3 +346,99 @@ class EmbeddingCache:
 
     def close(self) -> None:
         self._db.close()
+
+
+SEED_DIR = ".vectors"  # in the corpus folder: hidden, so never indexed as a document
+
+
+def seed_path(corpus_dir: Path, embedder_name: str) -> Path:
+    """Where the vectors shipped with the corpus for one embedder live (written by `assistant vectors export`)."""
+    digest = hashlib.sha256(embedder_name.encode()).hexdigest()[:12]
+    return corpus_dir / SEED_DIR / f"{embedder_name if embedder_name.isalnum() else digest}.npz"
+
+
+class VectorSeed:
+    """Vectors shipped with the corpus, keyed like `EmbeddingCache` (embedder, mode, text), read-only.
+
+    A fresh machine then embeds only the texts the seed lacks. The seed is trusted only after one of its vectors
+    matches the embedder run now on the same text (cosine >= `MIN_AGREEMENT`): a seed made by another model
+    version, or damaged, is ignored with one log line and every text is embedded.
+    """
+
+    MIN_AGREEMENT = 0.99
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._rows: dict[str, int] | None = None
+        self._vectors = np.zeros((0, 0), np.float32)
+        self._trusted: bool | None = None
+
+    @classmethod
+    def for_corpus(cls, corpus_dir: Path, embedder_name: str) -> VectorSeed | None:
+        path = seed_path(corpus_dir, embedder_name)
+        return cls(path) if path.is_file() else None
+
+    def _load(self) -> dict[str, int]:
+        if self._rows is None:
+            try:
+                with np.load(self.path) as data:
+                    keys, self._vectors = data["keys"], np.asarray(data["vectors"], dtype=np.float32)
+                self._rows = {bytes(k).hex(): i for i, k in enumerate(keys)}
+            except (OSError, KeyError, ValueError) as exc:
+                log.warning("vector seed %s unreadable, ignored: %s", self.path, exc)
+                self._rows = {}
+        return self._rows
+
+    def lookup(self, keys: Sequence[str]) -> dict[str, np.ndarray]:
+        """The seed's vectors for these cache keys (those it has), unless it was found untrustworthy."""
+        if self._trusted is False:
+            return {}
+        rows = self._load()
+        return {k: self._vectors[rows[k]] for k in keys if k in rows}
+
+    def verify(self, embedder: Embedder, text: str, vector: np.ndarray, as_queries: bool) -> bool:
+        """Whether the seed agrees with `embedder` on `text` (checked once per seed object)."""
+        if self._trusted is None:
+            fresh = embedder.encode_queries([text]) if as_queries else embedder.encode_documents([text])
+            agreement = float(np.dot(fresh[0], vector))
+            self._trusted = agreement >= self.MIN_AGREEMENT
+            if not self._trusted:
+                log.warning(
+                    "vector seed %s ignored: its vector disagrees with %s (cosine %.4f): every text is embedded",
+                    self.path,
+                    embedder.name,
+                    agreement,
+                )
+        return self._trusted
+
+
+def write_seed(path: Path, caches: Sequence[Path], keys: Sequence[str]) -> int:
+    """Write the vectors of `keys` found in the SQLite `caches` to a seed file; how many it holds."""
+    wanted = list(dict.fromkeys(keys))
+    found: dict[str, bytes] = {}
+    for cache in caches:
+        if not cache.is_file():
+            continue
+        db = sqlite3.connect(str(cache))
+        try:
+            for start in range(0, len(wanted), 500):
+                part = [k for k in wanted[start : start + 500] if k not in found]
+                if part:
+                    marks = ",".join("?" * len(part))
+                    found.update(db.execute(f"SELECT key, vector FROM vectors WHERE key IN ({marks})", part))
+        finally:
+            db.close()
+    ordered = [k for k in wanted if k in found]
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp.npz")
+    np.savez_compressed(
+        tmp,
+        keys=np.array([np.frombuffer(bytes.fromhex(k), dtype=np.uint8) for k in ordered], dtype=np.uint8).reshape(
+            len(ordered), 32
+        ),
+        vectors=np.vstack([np.frombuffer(found[k], dtype=np.float32) for k in ordered])
+        if ordered
+        else np.zeros((0, 0), np.float32),
+    )
+    os.replace(tmp, path)
+    return len(ordered)

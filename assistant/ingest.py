@@ -23,14 +23,13 @@ from . import generations
 from .bank import BankSync, collect_bank, sync_bank
 from .catalog import BM25_DIR, CATALOG_FILE, Catalog, LexicalIndex, embed_text, write_json_atomic
 from .config import Settings
-from .embeddings import EmbeddingCache, get_embedder
+from .embeddings import get_embedder, open_cache
 from .generations import vector_key
 from .legal import CHUNKER_VERSION, chunk_file
 from .loaders import LoadError
 from .manifest import corpus_files, document_info, load_manifest
 from .models import Chunk, DocumentInfo
 from .store import IndexIdentity, IndexMismatchError, open_store, store_exists
-from .text import slug
 
 log = logging.getLogger(__name__)
 
@@ -331,9 +330,7 @@ def _index_files(
     texts = [embed_text(c, info) for info, c in todo]
     todo_keys = [vector_key(c.id, text) for (_, c), text in zip(todo, texts, strict=True)]
     bar = _Progress(progress)
-    cache = EmbeddingCache(
-        settings.data_dir / "cache" / f"embeddings-{slug(embedder.name, 80)}.sqlite3", embedder, settings.ingest_workers
-    )
+    cache = open_cache(settings, embedder)
     before = embedder.texts_embedded
     advance = bar.start(len(todo))
 

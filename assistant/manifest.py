@@ -129,9 +129,9 @@ def corpus_files(root: Path, manifest: Manifest) -> list[Path]:
     companions = manifest.companions
     files = []
     for path in sorted(root.rglob("*")):
-        if not path.is_file() or path.name in DATA_FILES or path.name.startswith("."):
-            continue
         rel = path.relative_to(root)
+        if not path.is_file() or path.name in DATA_FILES or any(part.startswith(".") for part in rel.parts):
+            continue  # hidden files and folders (corpus/.vectors: the shipped vectors) are not documents
         if rel.parts[0] in NOT_INDEXED_DIRS or rel.as_posix() in companions:
             continue
         if path.name.lower() in ("readme.md", "license", "license.md"):

@@ -130,3 +130,63 @@ def test_server_mode_end_to_end_and_a_second_instance(tmp_path: Path, chroma_ser
     again = Assistant.load(second).search("Qual è la finalità della co-programmazione?", 3)
     assert [h.chunk.id for h in again] == [h.chunk.id for h in hits]
     assert current_catalog(second) is not None  # the second instance wrote its local files as a generation
+
+
+def test_vectors_shipped_with_the_corpus_spare_the_embedder_and_a_wrong_seed_is_ignored(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import json
+
+    import numpy as np
+
+    from assistant.cli import main
+    from assistant.embeddings import seed_path
+
+    corpus = tiny_corpus(tmp_path / "corpus")
+    built = make_settings(tmp_path / "built", corpus, evals_dir=tmp_path / "no-evals")
+    first = ingest(built)
+    assert main(["vectors", "export", "--json"], built) == 0
+    exported = json.loads(capsys.readouterr().out)
+    assert exported["vectors"] == exported["wanted"] == first.chunks == 8
+
+    def stored(settings):  # type: ignore[no-untyped-def]
+        catalog = current_catalog(settings)
+        assert catalog is not None
+        keys = [catalog.keys[c.id] for c in catalog.chunks]
+        found = open_store(settings).vectors(keys)
+        return np.vstack([found[k] for k in keys])
+
+    # A fresh data folder: the seed's vectors, the same as embedding afresh; one text embedded to check the seed.
+    fresh = make_settings(tmp_path / "fresh", corpus)
+    assert ingest(fresh).embedded == 1
+    assert np.allclose(stored(fresh), stored(built), atol=1e-6)
+
+    # A seed that does not match the embedder (here: every vector reversed) is ignored: everything is embedded.
+    path = seed_path(corpus, built.embedder)
+    with np.load(path) as data:
+        keys, vectors = data["keys"], data["vectors"]
+    np.savez_compressed(path, keys=keys, vectors=-vectors)
+    wrong = make_settings(tmp_path / "wrong", corpus)
+    with caplog.at_level("WARNING", logger="assistant.embeddings"):
+        assert ingest(wrong).embedded == 1 + 8
+    assert "vector seed" in caplog.text and "disagrees" in caplog.text
+    assert np.allclose(stored(wrong), stored(built), atol=1e-5)
+
+
+def test_the_shipped_vectors_cover_the_corpus(full_settings) -> None:  # type: ignore[no-untyped-def]
+    """A corpus change without `assistant vectors export` would make every fresh machine embed it again."""
+    from assistant.catalog import embed_text
+    from assistant.embeddings import VectorSeed, cache_key
+
+    seed = VectorSeed.for_corpus(full_settings.corpus_dir, full_settings.embedder)
+    assert seed is not None, "manca corpus/.vectors: esegui assistant vectors export"
+    catalog = current_catalog(full_settings)
+    assert catalog is not None
+    corpus = full_settings.corpus_dir.resolve()
+    keys = [
+        cache_key(full_settings.embedder, embed_text(c, catalog.documents[c.doc_id]))
+        for c in catalog.chunks
+        if (corpus / catalog.documents[c.doc_id].path).resolve().is_relative_to(corpus)
+    ]
+    missing = len(keys) - len(seed.lookup(keys))
+    assert missing == 0, f"{missing} passaggi del corpus senza vettore distribuito: esegui assistant vectors export"

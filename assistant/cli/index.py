@@ -60,7 +60,51 @@ def cmd_ingest(args: argparse.Namespace, settings: Settings) -> int:
     return 1 if report.failed else 0
 
 
+def cmd_vectors_export(args: argparse.Namespace, settings: Settings) -> int:
+    """Ship the corpus's vectors: the passages of the built index, the question bank and the evaluation questions
+    (texts the cache lacks are embedded first)."""
+    from ..bank import BANK_DIR, load_bank
+    from ..catalog import embed_text
+    from ..corpus_check import eval_questions
+    from ..embeddings import cache_key, cache_path, get_embedder, open_cache, seed_path, write_seed
+    from ..index import current_catalog
+
+    catalog = current_catalog(settings)
+    if catalog is None:
+        raise CliError("L'indice non esiste ancora: esegui prima assistant ingest.")
+    corpus = settings.corpus_dir.resolve()
+    documents = {
+        doc_id: info
+        for doc_id, info in catalog.documents.items()
+        if (corpus / info.path).resolve().is_relative_to(corpus)  # never an upload: only what the corpus ships
+    }
+    passages = [embed_text(c, documents[c.doc_id]) for c in catalog.chunks if c.doc_id in documents]
+    questions = [q.text for q in load_bank(settings.corpus_dir / BANK_DIR)[0]] + eval_questions(settings.evals_dir)
+    embedder = get_embedder(settings.embedder, settings.embed_threads)
+    for texts, as_queries in ((passages, False), (questions, True)):
+        cache = open_cache(settings, embedder, as_queries)
+        try:
+            cache.encode(texts)
+        finally:
+            cache.close()
+    keys = [cache_key(embedder.name, t) for t in passages] + [cache_key(embedder.name, t, True) for t in questions]
+    target = seed_path(settings.corpus_dir, embedder.name)
+    written = write_seed(target, [cache_path(settings, embedder.name)], keys)
+    wanted, size = len(set(keys)), target.stat().st_size
+    if args.json:
+        print_json({"file": str(target), "vectors": written, "wanted": wanted, "bytes": size})
+    else:
+        print(f"Vettori scritti in {target}: {written} su {wanted} ({size / 1e6:.1f} MB).")
+    return 0 if written == wanted else 1
+
+
 def register(sub: Any) -> None:
+    v = sub.add_parser("vectors", help="vettori distribuiti con il corpus")
+    vsub = v.add_subparsers(dest="vectors_command", required=True)
+    e = vsub.add_parser("export", help="scrive corpus/.vectors/<embedder>.npz dalla cache dell'indice costruito")
+    e.add_argument("--json", action="store_true", help="riepilogo in JSON")
+    e.set_defaults(func=cmd_vectors_export)
+
     p = sub.add_parser("ingest", help="indicizza il corpus (incrementale)")
     p.add_argument("path", nargs="?", help="cartella o file da indicizzare (predefinito: il corpus)")
     p.add_argument("--rebuild", action="store_true", help="ricostruisce l'indice da zero")
