@@ -22,6 +22,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from .auth_store import BUSY_SECONDS, DbFailures, DbSessions, MemoryFailures, MemorySessions, Session, _Failures
 from .config import Settings
 from .errors import UserError
 
@@ -172,14 +173,6 @@ def wait_text(seconds: float) -> str:
     return f"{minutes} minuti"
 
 
-@dataclass
-class _Failures:
-    count: int = 0
-    last: float = 0.0
-    blocked_until: float = 0.0
-    busy: bool = False  # an attempt is being checked: a parallel one must not slip past the backoff
-
-
 class LoginGuard:
     """Failed logins per user name and per client: exponential backoff, then a temporary lockout.
 
@@ -197,21 +190,28 @@ class LoginGuard:
         lockout_seconds: float = 900.0,
         backoff_base_seconds: float = 1.0,
         clock: Clock = time.monotonic,
+        store: MemoryFailures | DbFailures | None = None,
     ) -> None:
         self.max_failures = max_failures
         self.lockout_seconds = lockout_seconds
         self.backoff_base_seconds = backoff_base_seconds
         self._clock = clock
-        self._records: dict[str, _Failures] = {}
-        self._lock = threading.Lock()
+        self._store: MemoryFailures | DbFailures = store if store is not None else MemoryFailures()
+
+    @property
+    def _records(self) -> dict[str, _Failures]:
+        return self._store.records
 
     @classmethod
-    def from_settings(cls, settings: Settings, clock: Clock = time.monotonic) -> LoginGuard:
+    def from_settings(
+        cls, settings: Settings, clock: Clock = time.monotonic, store: MemoryFailures | DbFailures | None = None
+    ) -> LoginGuard:
         return cls(
             settings.login_max_failures,
             float(settings.login_lockout_seconds),
             settings.login_backoff_base_seconds,
             clock,
+            store,
         )
 
     @staticmethod
@@ -230,43 +230,44 @@ class LoginGuard:
         return f"Troppi tentativi di accesso falliti: riprova tra {wait}."
 
     def _stale(self, record: _Failures, now: float) -> bool:
-        return not record.busy and now >= record.blocked_until and now - record.last >= self.lockout_seconds
+        return record.busy_until <= now and now >= record.blocked_until and now - record.last >= self.lockout_seconds
 
     def begin(self, user: str, client: str) -> str | None:
         """The Italian refusal while the user or the client must wait; None: check the password now, then `end`."""
-        with self._lock:
+        keys = self._keys(user, client)
+        with self._store.editing(keys) as all_records:
             now = self._clock()
-            if len(self._records) > self.MAX_RECORDS:
+            if len(all_records) > self.MAX_RECORDS:
                 self._sweep(now)
-            records = [self._records.get(key) for key in self._keys(user, client)]
+            records = [all_records.get(key) for key in keys]
             blocked = [r for r in records if r is not None and r.blocked_until > now]
             if blocked:
                 return self._refusal(max(blocked, key=lambda r: r.blocked_until), now)
-            if any(r is not None and r.busy for r in records):
+            if any(r is not None and r.busy_until > now for r in records):
                 return "Un altro tentativo di accesso è in corso: riprova tra qualche secondo."
-            for key in self._keys(user, client):
-                record = self._records.get(key)
+            for key in keys:
+                record = all_records.get(key)
                 if record is None or self._stale(record, now):
-                    record = self._records[key] = _Failures()
-                record.busy = True
+                    record = all_records[key] = _Failures()
+                record.busy_until = now + BUSY_SECONDS
             return None
 
     def end(self, user: str, client: str, ok: bool | None) -> str:
         """Record the outcome of an attempt `begin` let through (None: not checked); the message for a failure."""
-        with self._lock:
+        keys = self._keys(user, client)
+        with self._store.editing(keys) as all_records:
             now = self._clock()
-            keys = self._keys(user, client)
             for key in keys:
-                self._records.setdefault(key, _Failures()).busy = False
+                all_records.setdefault(key, _Failures()).busy_until = 0.0
             if ok is None:
                 return ""
             if ok:
                 for key in keys:
-                    self._records.pop(key, None)
+                    all_records.pop(key, None)
                 return ""
-            worst = self._records[keys[0]]
+            worst = all_records[keys[0]]
             for key in keys:
-                record = self._records[key]
+                record = all_records[key]
                 record.count, record.last = record.count + 1, now
                 record.blocked_until = now + self._delay(record.count)
                 worst = max(worst, record, key=lambda r: r.blocked_until)
@@ -277,27 +278,21 @@ class LoginGuard:
         return f"{BAD_CREDENTIALS} Puoi riprovare tra {wait}." if worst.blocked_until > now else BAD_CREDENTIALS
 
     def _sweep(self, now: float) -> None:
-        """Forget stale counters; under a flood of names, also the oldest half (held under `_lock`)."""
-        self._records = {k: r for k, r in self._records.items() if not self._stale(r, now)}
-        if len(self._records) > self.MAX_RECORDS:
-            ordered = sorted(self._records.items(), key=lambda item: item[1].last)
-            self._records = dict(ordered[len(ordered) // 2 :])
-
-
-@dataclass(frozen=True)
-class Session:
-    """A trainer's session, kept server-side; the browser's state holds only `token`."""
-
-    token: str
-    user: str
-    expires_at: float  # on the `Sessions` clock
+        """Forget stale counters; under a flood of names, also the oldest half (in memory, under its lock)."""
+        records = self._store.records
+        fresh = {k: r for k, r in records.items() if not self._stale(r, now)}
+        if len(fresh) > self.MAX_RECORDS:
+            fresh = dict(sorted(fresh.items(), key=lambda item: item[1].last)[len(fresh) // 2 :])
+        records.clear()
+        records.update(fresh)
 
 
 class Sessions:
     """The app's trainer sessions: the guarded login that opens them, their expiry, the logout that ends them.
 
     One instance per app (shared by every browser session). A session lasts `minutes` from login, whatever
-    happens in between; `clock` (seconds) is injectable so tests need no sleeping.
+    happens in between; `clock` (seconds) is injectable so tests need no sleeping. With the store on a server the
+    sessions, the failure counters and the audit live in the shared database (`from_settings`).
     """
 
     def __init__(
@@ -308,25 +303,42 @@ class Sessions:
         clock: Clock = time.monotonic,
         hashing_slots: int = HASHING_SLOTS,
         hashing_wait: float = HASHING_WAIT_SECONDS,
+        store: MemorySessions | DbSessions | None = None,
+        audit: Callable[[str, str, str], None] | None = None,
     ) -> None:
         self.trainers = trainers
         self.guard = guard
         self.minutes = minutes
         self.clock = clock
         self.hashing_wait = hashing_wait
-        self._open: dict[str, Session] = {}
-        self._lock = threading.Lock()
+        self._store: MemorySessions | DbSessions = store if store is not None else MemorySessions()
+        self._audit = audit or (lambda actor, action, detail: None)
         self._hashing = threading.BoundedSemaphore(hashing_slots)
 
     @classmethod
-    def from_settings(cls, settings: Settings, clock: Clock = time.monotonic) -> Sessions:
-        """Sessions for `LC_TRAINER_USERS`; malformed settings refuse every login (logged)."""
+    def from_settings(cls, settings: Settings, clock: Clock | None = None) -> Sessions:
+        """Sessions for `LC_TRAINER_USERS`; malformed settings refuse every login (logged). With the store on a
+        server: sessions, lockouts and the audit in the shared database, on the wall clock."""
         try:
             trainers = Trainers.from_settings(settings)
         except AuthError as exc:
             log.error("trainer logins disabled, bad LC_TRAINER_USERS: %s", exc)
             trainers = Trainers({}, settings.forbid_self_approval)
-        return cls(trainers, LoginGuard.from_settings(settings, clock), float(settings.session_minutes), clock)
+        if settings.store != "server":
+            clock = clock or time.monotonic
+            return cls(trainers, LoginGuard.from_settings(settings, clock), float(settings.session_minutes), clock)
+        from .shared import SharedState
+
+        shared = SharedState.open(settings)
+        clock = clock or time.time
+        return cls(
+            trainers,
+            LoginGuard.from_settings(settings, clock, DbFailures(shared.engine)),
+            float(settings.session_minutes),
+            clock,
+            store=DbSessions(shared.engine),
+            audit=lambda actor, action, detail: shared.record(actor, action, "", detail),
+        )
 
     def login(self, user: str, password: str, client: str) -> Session:
         """A new session for a trainer whose password checks out; LoginRefused with the Italian reason otherwise."""
@@ -334,6 +346,7 @@ class Sessions:
         refusal = self.guard.begin(user, client)
         if refusal:
             log.info("login refused without checking: user %r from %s (backoff or lockout)", user, client)
+            self._audit(user, "accesso rifiutato", f"{client}: {refusal}")
             raise LoginRefused(refusal)
         ok: bool | None = None
         try:
@@ -348,17 +361,16 @@ class Sessions:
             message = self.guard.end(user, client, ok)
         if not ok:
             log.info("login failed: user %r from %s", user, client)
+            self._audit(user, "accesso fallito", f"{client}: {message}")
             raise LoginRefused(message)
+        self._audit(user, "accesso", client)
         return self._open_session(user)
 
     def _open_session(self, user: str) -> Session:
         now = self.clock()
         session = Session(secrets.token_urlsafe(32), user, now + self.minutes * 60)
-        with self._lock:
-            # Expired sessions are kept one more session length, so a late click still hears "Sessione scaduta".
-            horizon = now - self.minutes * 60
-            self._open = {t: s for t, s in self._open.items() if s.expires_at > horizon}
-            self._open[session.token] = session
+        # Expired sessions are kept one more session length, so a late click still hears "Sessione scaduta".
+        self._store.add(session, now - self.minutes * 60)
         log.info("trainer %r logged in", user)
         return session
 
@@ -366,8 +378,7 @@ class Sessions:
         """(the session of `token`, whether it has expired)."""
         if not token:
             return None, False
-        with self._lock:
-            session = self._open.get(token)
+        session = self._store.get(token)
         if session is None:
             return None, False
         return session, self.clock() >= session.expires_at
@@ -391,8 +402,8 @@ class Sessions:
 
     def logout(self, token: str | None) -> str | None:
         """End the session server-side; the user whose session it was (None if there was none)."""
-        with self._lock:
-            session = self._open.pop(token or "", None)
+        session = self._store.pop(token) if token else None
         if session is not None:
             log.info("trainer %r logged out", session.user)
+            self._audit(session.user, "uscita", "")
         return session.user if session else None

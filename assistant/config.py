@@ -140,7 +140,23 @@ class Settings(BaseSettings):
     max_question_chars: int = Field(1000, ge=50, description="Longer questions are cut, with a note.")
     answer_max_citations: int = Field(3, ge=1, le=10, description="Passages quoted in an extractive answer.")
     database_url: str = Field(
-        "", description="SQLAlchemy URL for curated answers and feedback; empty = SQLite file in data_dir."
+        "",
+        description="SQLAlchemy URL for curated answers, feedback and (store=server) the state instances share: "
+        "uploads, index generation, ingest lock, logins, audit. Empty = SQLite file in data_dir.",
+    )
+    sync_seconds: float = Field(
+        5.0,
+        gt=0,
+        le=3600,
+        description="store=server: how often an instance checks the shared index generation and catches up.",
+    )
+    ingest_lock_wait_seconds: float = Field(
+        600.0, ge=0, description="store=server: how long an ingest waits while another instance ingests."
+    )
+    instance: str = Field("", description="This instance's name in /health and the audit log; empty = host:port.")
+    trusted_proxies: str = Field(
+        "",
+        description="Comma-separated addresses (or CIDR) of reverse proxies whose X-Forwarded-For names the client.",
     )
     curated_threshold: float = Field(
         0.95,

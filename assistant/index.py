@@ -15,8 +15,8 @@ from .catalog import Catalog, LexicalIndex, embed_text
 from .config import Settings
 from .legal import chunk_file
 from .loaders import LoadError
-from .manifest import corpus_files, document_info, load_manifest
-from .models import Chunk, DocumentInfo
+from .manifest import Manifest, corpus_files, document_info, load_manifest
+from .models import FOLDER_KINDS, SUPPORTED_SUFFIXES, Chunk, DocumentInfo
 from .store import IndexMissingError, VectorStore
 
 log = logging.getLogger(__name__)
@@ -69,30 +69,38 @@ def indexed_catalog(settings: Settings) -> Catalog:
     return Catalog(chunks, documents)
 
 
-def rebuild_local_index(settings: Settings, store: VectorStore) -> LocalIndex:
+def rebuild_local_index(settings: Settings, store: VectorStore, known_only: bool = False) -> LocalIndex:
     """Rebuild the catalogue and BM25 from the chunks held by the (shared) store, as a new generation.
 
+    A document is described from the corpus, else from the uploaded files in the data folder. With `known_only`
+    (instances sharing the store: every indexed upload is in the shared database) a document found in neither
+    is left out, as what an ingest killed before publishing left behind; otherwise it gets a bare description.
     A store left with two versions of a chunk (an ingest killed before it deleted the old vectors) keeps
     the one written last; the next ingest deletes the other.
     """
     keyed = store.keyed_chunks()
     if not keyed:
         raise IndexMissingError("L'indice è vuoto. Crealo con: assistant ingest")
+    manifest = load_manifest(settings.corpus_dir)
+    documents: dict[str, DocumentInfo] = {}
+    unknown: set[str] = set()
+    for doc_id in sorted({chunk.doc_id for _, chunk in keyed}):
+        info = _describe(settings, manifest, doc_id)
+        if info is None and known_only:
+            unknown.add(doc_id)
+        else:
+            documents[doc_id] = info or _unknown(doc_id)
+    if unknown:
+        log.warning("store chunks of %d documents no instance published, left out: %s", len(unknown), sorted(unknown))
     latest: dict[str, tuple[str, Chunk]] = {}
     for key, chunk in keyed:
+        if chunk.doc_id in unknown:
+            continue
         if chunk.id in latest:
             log.warning("store holds two versions of %s: %s and %s", chunk.id, latest[chunk.id][0], key)
         latest[chunk.id] = (key, chunk)
     chunks = [chunk for _, chunk in latest.values()]
     keys = {cid: key for cid, (key, _) in latest.items()}
-    manifest = load_manifest(settings.corpus_dir)
-    documents = {}
-    for doc_id in {c.doc_id for c in chunks}:
-        info = manifest.documents.get(doc_id)
-        if info is None:
-            matches = list(settings.corpus_dir.rglob(f"{doc_id}.*"))
-            info = document_info(matches[0], manifest) if matches else _unknown(doc_id)
-        documents[doc_id] = info
     catalog = Catalog(chunks, documents, keys)
     lexical = LexicalIndex.build(
         [c.id for c in catalog.chunks], [embed_text(c, documents[c.doc_id]) for c in catalog.chunks]
@@ -100,10 +108,33 @@ def rebuild_local_index(settings: Settings, store: VectorStore) -> LocalIndex:
     directory = generations.begin(settings.index_dir)
     catalog.save(directory)
     lexical.save(directory)
-    generations.carry_over(generations.current(settings.index_dir), directory, generations.BANK_ENTRIES)
+    # The bank's files, and the ingest state (the corpus files are the same on every instance: the next ingest
+    # re-reads only what differs).
+    generations.carry_over(
+        generations.current(settings.index_dir), directory, (*generations.BANK_ENTRIES, "state.json")
+    )
     generations.commit(settings.index_dir, directory)
+    generations.prune(settings.index_dir)
     log.info("rebuilt local catalogue and BM25 from the store: %d chunks", len(chunks))
     return LocalIndex(catalog, lexical, directory)
+
+
+def _describe(settings: Settings, manifest: Manifest, doc_id: str) -> DocumentInfo | None:
+    """A document of the store described from the corpus or from an uploaded file; None when neither has it."""
+    info = manifest.documents.get(doc_id)
+    if info is not None:
+        return info
+    matches = [p for p in settings.corpus_dir.rglob(f"{doc_id}.*") if p.suffix.lower() in SUPPORTED_SUFFIXES]
+    if matches:
+        return document_info(matches[0], manifest)
+    uploads = settings.uploads_dir
+    if uploads.is_dir():
+        for path in sorted(uploads.rglob(f"{doc_id}.*")):
+            rel = path.relative_to(uploads)
+            if path.suffix.lower() in SUPPORTED_SUFFIXES and not any(p.startswith(".") for p in rel.parts):
+                kind = FOLDER_KINDS.get(rel.parts[0]) if len(rel.parts) > 1 else None
+                return document_info(path.resolve(), manifest, kind=kind)
+    return None
 
 
 def _unknown(doc_id: str) -> DocumentInfo:

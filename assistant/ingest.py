@@ -29,6 +29,7 @@ from .legal import CHUNKER_VERSION, chunk_file
 from .loaders import LoadError
 from .manifest import corpus_files, document_info, load_manifest
 from .models import Chunk, DocumentInfo
+from .shared import ingest_job
 from .store import IndexIdentity, IndexMismatchError, open_store, store_exists
 
 log = logging.getLogger(__name__)
@@ -127,13 +128,14 @@ def ingest(
     """Bring the index up to date with the corpus (or with one extra file or folder), as a new generation.
 
     Nothing a reader sees changes until the new generation is switched in (see generations.py): a run killed
-    at any point leaves the previous index, and the next run completes.
+    at any point leaves the previous index, and the next run completes. With the store on a server, the run holds
+    the instances' shared lock and publishes its generation to the others (shared.py).
     """
     started = time.perf_counter()
     root = settings.corpus_dir
     target = path or root
     index_dir = settings.index_dir
-    with _lock(index_dir):
+    with ingest_job(settings), _lock(index_dir):
         if rebuild:  # from here a crash leaves no index (the next ingest builds one), never a half one
             generations.reset(index_dir)
         current = generations.current(index_dir)

@@ -32,6 +32,7 @@ from .legal import chunk_file
 from .loaders import LoadError
 from .manifest import corpus_files, document_info, infer_info, load_manifest
 from .models import KIND_FOLDERS, KINDS, SUPPORTED_SUFFIXES, DocumentInfo
+from .shared import ingest_job
 from .text import safe_filename
 
 log = logging.getLogger(__name__)
@@ -157,12 +158,26 @@ def check_extra(settings: Settings, path: Path, replace: bool) -> Path | None:
     return earlier
 
 
-def add_upload(settings: Settings, source: Path, kind: str, replace: bool = False, writer: Any = None) -> str:
+def add_upload(
+    settings: Settings, source: Path, kind: str, replace: bool = False, writer: Any = None, actor: str = ""
+) -> str:
     """Check, store and index one uploaded file; its doc id. UploadError (nothing changed) when refused.
 
+    With the store on a server, this runs as one job of the instances' shared lock (shared.py): the checks see
+    every instance's uploads, and the file is recorded in the shared database with the generation that indexes it.
     With a model `writer` and `llm_bank_questions` > 0, the model then proposes bank questions for it (bankgen)."""
     if kind not in KINDS:
         raise UploadError(f"tipo di documento non valido: {kind!r}.")
+    with ingest_job(settings, actor) as shared:
+        doc_id, target = _add_upload(settings, source, kind, replace)
+        if shared is not None:
+            shared.record(actor or "?", "caricamento", doc_id, f"{kind}: {target.name}")
+    if writer is not None and writer.name != "extractive" and settings.llm_bank_questions > 0:
+        generate_bank_questions(settings, doc_id, target, kind, writer)
+    return doc_id
+
+
+def _add_upload(settings: Settings, source: Path, kind: str, replace: bool) -> tuple[str, Path]:
     uploads = settings.uploads_dir
     name = safe_filename(source.name)
     target = uploads / KIND_FOLDERS[kind] / name
@@ -193,9 +208,7 @@ def add_upload(settings: Settings, source: Path, kind: str, replace: bool = Fals
         _store_and_index(settings, staged, target, earlier, kind)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
-    if writer is not None and writer.name != "extractive" and settings.llm_bank_questions > 0:
-        generate_bank_questions(settings, info.doc_id, target, kind, writer)
-    return info.doc_id
+    return info.doc_id, target
 
 
 def generate_bank_questions(settings: Settings, doc_id: str, target: Path, kind: str | None, writer: Any) -> int:
@@ -241,8 +254,15 @@ def _store_and_index(settings: Settings, staged: Path, target: Path, earlier: Pa
         backup.unlink(missing_ok=True)
 
 
-def remove_extra(settings: Settings, info: DocumentInfo) -> None:
+def remove_extra(settings: Settings, info: DocumentInfo, actor: str = "") -> None:
     """Remove an uploaded document's file and passages; a failed ingest puts the file back."""
+    with ingest_job(settings, actor) as shared:
+        _remove_extra(settings, info)
+        if shared is not None:
+            shared.record(actor or "?", "rimozione", info.doc_id, info.title)
+
+
+def _remove_extra(settings: Settings, info: DocumentInfo) -> None:
     path = Path(info.path)
     uploads = settings.uploads_dir.resolve()
     if info.in_manifest or not path.is_absolute() or not path.resolve().is_relative_to(uploads):
@@ -374,7 +394,7 @@ class UploadQueue:
             status = waiting[path.name]
             status.status = "in corso"
             try:
-                add_upload(self._settings, path, job.kind, job.replace, self._writer)
+                add_upload(self._settings, path, job.kind, job.replace, self._writer, job.user)
                 status.status, indexed = "indicizzato", True
             except UploadError as exc:
                 status.status, status.reason = "scartato", str(exc)

@@ -16,14 +16,21 @@ REPO = Path(__file__).resolve().parents[1]
 # Lowest first. A module may import modules of its own layer or of a lower one, never of a higher one.
 LAYERS: list[list[str]] = [
     ["assistant", "assistant.errors", "assistant.models", "assistant.text", "assistant.prompts"],
-    ["assistant.config", "assistant.references", "assistant.generations"],
+    ["assistant.config", "assistant.references", "assistant.generations", "assistant.database"],
     ["assistant.manifest", "assistant.loaders", "assistant.glossary", "assistant.settings_doc", "assistant.figures"],
     ["assistant.legal", "assistant.legal.*"],
     ["assistant.embeddings", "assistant.store", "assistant.catalog"],
-    ["assistant.index", "assistant.ingest", "assistant.spelling", "assistant.conversation", "assistant.bank"],
+    [
+        "assistant.index",
+        "assistant.ingest",
+        "assistant.shared",
+        "assistant.spelling",
+        "assistant.conversation",
+        "assistant.bank",
+    ],
     ["assistant.retrieve", "assistant.citations", "assistant.brief", "assistant.amendments"],
     ["assistant.writers", "assistant.writers.*"],
-    ["assistant.answer", "assistant.auth", "assistant.requirements", "assistant.evidence"],
+    ["assistant.answer", "assistant.auth", "assistant.auth_store", "assistant.requirements", "assistant.evidence"],
     [
         "assistant.curated",
         "assistant.curated.*",

@@ -148,7 +148,7 @@ def remove_upload(services: Services, trainer: str | None, doc_id: str) -> str:
     if info is None:
         return f"Il documento {doc_id!r} non è nell'indice."
     try:
-        remove_extra(services.settings, info)
+        remove_extra(services.settings, info, trainer)
     except UploadError as exc:
         return str(exc)
     services.reload()
