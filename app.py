@@ -358,7 +358,9 @@ def build_app(settings: Settings, assistant: Assistant | None = None) -> gr.Bloc
         remove_button.click(on_remove, [remove_id, user], [remove_status, documents], api_visibility="private")
 
         def on_login(name: str, password: str, token: str | None, request: gr.Request) -> tuple[Any, str, str]:
-            result = auth_ui.login(sessions, name, password, auth_ui.client_address(request), token)
+            result = auth_ui.login(
+                sessions, name, password, auth_ui.client_address(request, settings.trusted_proxies), token
+            )
             if result.user is None:
                 gr.Warning(result.message)
             return result.token, result.message, ""
@@ -377,6 +379,7 @@ def build_app(settings: Settings, assistant: Assistant | None = None) -> gr.Bloc
         logout_button.click(on_logout, user, [user, login_status], api_visibility="private")
         if wire_save_button is not None:
             wire_save_button(answers, audience, save_curated)
+    app.lc_services = services  # type: ignore[attr-defined]  # for /health (main)
     return app
 
 
@@ -407,7 +410,24 @@ def main() -> None:
         head=HEAD,
         theme=theme(),
         max_file_size=f"{settings.max_upload_mb}mb",
+        prevent_thread_lock=True,
     )
+    add_health_route(app)
+    app.block_thread()
+
+
+def add_health_route(app: gr.Blocks) -> None:
+    """GET /health: 200 with this instance's index generation (local, and shared when the store is a server),
+    503 while it has no index. For load balancers and `deploy/compose.yaml`'s health checks."""
+    from fastapi.responses import JSONResponse
+
+    services: Services = app.lc_services  # type: ignore[attr-defined]
+
+    def health() -> JSONResponse:
+        status, body = services.health()
+        return JSONResponse(body, status_code=status)
+
+    app.app.add_api_route("/health", health, methods=["GET"])
 
 
 if __name__ == "__main__":

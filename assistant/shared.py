@@ -155,6 +155,14 @@ class SharedState:
                 found = _OPEN[key] = cls(engine, key[1])
             return found
 
+    @classmethod
+    def forget(cls) -> None:
+        """Close every opened database (tests that drop the tables)."""
+        with _OPEN_LOCK:
+            for state in _OPEN.values():
+                state.engine.dispose()
+            _OPEN.clear()
+
     # --- the index generation -----------------------------------------------------------------------
 
     def version(self) -> tuple[int, str]:

@@ -44,9 +44,11 @@ class LoadReport:
 
 
 def run_load(
-    url: str, questions: list[str], clients: int, seconds: float, max_requests_per_client: int | None = None
+    url: str | list[str], questions: list[str], clients: int, seconds: float, max_requests_per_client: int | None = None
 ) -> LoadReport:
-    """Each client asks its own rotation of questions until the time is up."""
+    """Each client asks its own rotation of questions until the time is up; with several URLs (instances), the
+    clients are spread over them in turn."""
+    urls = [url] if isinstance(url, str) else url
     from gradio_client import Client
 
     report = LoadReport(clients, seconds)
@@ -55,7 +57,7 @@ def run_load(
     start = time.monotonic()
 
     def user(index: int) -> None:
-        client = Client(url, verbose=False)
+        client = Client(urls[index % len(urls)], verbose=False)
         asked = 0
         while time.monotonic() < deadline:
             if max_requests_per_client is not None and asked >= max_requests_per_client:

@@ -8,11 +8,14 @@ browser's state holds only its token.
 
 from __future__ import annotations
 
+import ipaddress
+import logging
 from dataclasses import dataclass
 from typing import Any
 
 from ..auth import LoginRefused, Sessions
 
+log = logging.getLogger(__name__)
 SIGNED_OUT = "Non hai effettuato l'accesso: puoi consultare, non modificare."
 
 
@@ -45,8 +48,40 @@ def logout(sessions: Sessions, token: str | None) -> LoginResult:
     return LoginResult(None, f"Sei uscito ({user}). {SIGNED_OUT}")
 
 
-def client_address(request: Any) -> str:
-    """The client's IP address from a `gr.Request` (the app runs behind no proxy); "sconosciuto" without one."""
+def client_address(request: Any, trusted_proxies: str = "") -> str:
+    """The client's IP address from a `gr.Request`; "sconosciuto" without one.
+
+    Behind reverse proxies listed in `LC_TRUSTED_PROXIES` (addresses or CIDR), the address is the rightmost one of
+    X-Forwarded-For that is not a trusted proxy: failures are then counted per user, not once for the proxy."""
     client = getattr(request, "client", None)
-    host = getattr(client, "host", None)
-    return str(host) if host else "sconosciuto"
+    host = str(getattr(client, "host", None) or "")
+    if not host:
+        return "sconosciuto"
+    networks = _networks(trusted_proxies)
+    if not networks or not _trusted(host, networks):
+        return host
+    headers = getattr(request, "headers", None) or {}
+    forwarded = [part.strip() for part in str(headers.get("x-forwarded-for", "")).split(",") if part.strip()]
+    for address in reversed(forwarded):
+        if not _trusted(address, networks):
+            return address
+    return forwarded[0] if forwarded else host
+
+
+def _networks(value: str) -> list[ipaddress.IPv4Network | ipaddress.IPv6Network]:
+    found = []
+    for item in (part.strip() for part in value.split(",")):
+        if item:
+            try:
+                found.append(ipaddress.ip_network(item, strict=False))
+            except ValueError:
+                log.error("LC_TRUSTED_PROXIES: %r is not an address or network, ignored", item)
+    return found
+
+
+def _trusted(address: str, networks: list[ipaddress.IPv4Network | ipaddress.IPv6Network]) -> bool:
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return False
+    return any(ip in network for network in networks)
