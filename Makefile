@@ -8,7 +8,7 @@ export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 export ANONYMIZED_TELEMETRY := False
 
-.PHONY: run test lint setup llm-deps lock system-deps index eval bench load clean model-test model-qwen eval-llm llm-serve vectors
+.PHONY: run test lint setup llm-deps lock system-deps index eval bench load clean model-test model-qwen eval-llm llm-serve vectors load-cluster
 
 # The model writer's packages only when LC_LLM asks for one: the default install downloads no model and no client.
 run: setup index $(if $(filter openai ollama local,$(LC_LLM)),llm-deps)
@@ -97,6 +97,11 @@ bench: setup index
 
 load: setup index
 	$(BIN)/python -m evals.load
+
+# Not in CI (about 5 minutes): one vs two instances over a Chroma server and PostgreSQL (started here, on
+# 127.0.0.1), upload-to-citation across instances, restart-to-ready -> evals/CLUSTER_RESULTS.md and the README.
+load-cluster: setup system-deps
+	$(BIN)/python -m evals.cluster --write-readme
 
 clean:
 	rm -rf data

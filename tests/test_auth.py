@@ -305,3 +305,21 @@ def test_client_address_and_wait_texts() -> None:
         "2 minuti",
         "15 minuti",
     ]
+
+
+def test_behind_a_trusted_proxy_failures_count_per_forwarded_client() -> None:
+    from types import SimpleNamespace
+
+    from assistant.ui.auth_handlers import client_address
+
+    def request(host: str, forwarded: str = "") -> SimpleNamespace:
+        headers = {"x-forwarded-for": forwarded} if forwarded else {}
+        return SimpleNamespace(client=SimpleNamespace(host=host), headers=headers)
+
+    trusted = "172.30.80.0/24, 10.0.0.1"
+    assert client_address(request("172.30.80.5", "203.0.113.9"), trusted) == "203.0.113.9"
+    # A client cannot choose its address by sending its own header: the rightmost untrusted one counts.
+    assert client_address(request("172.30.80.5", "1.2.3.4, 203.0.113.9, 10.0.0.1"), trusted) == "203.0.113.9"
+    assert client_address(request("198.51.100.7", "1.2.3.4"), trusted) == "198.51.100.7"  # not from a proxy
+    assert client_address(request("172.30.80.5", "1.2.3.4"), "") == "172.30.80.5"  # no proxy trusted
+    assert client_address(SimpleNamespace(client=None), trusted) == "sconosciuto"

@@ -103,7 +103,6 @@ def test_two_instances_share_uploads_approvals_and_survive_a_kill(cluster: Clust
 
     # An answer approved by two trainers (through the shared database, as on A's Risposte curate) is served by B.
     from assistant.curated import CuratedAnswer, CuratedStore
-
     from assistant.references import Ref
 
     store = CuratedStore.open(cluster.database_url)
