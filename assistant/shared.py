@@ -179,13 +179,16 @@ class SharedState:
             known = {
                 row.doc_id: row.sha256 for row in conn.execute(select(uploads_table.c.doc_id, uploads_table.c.sha256))
             }
-            for doc_id in sorted(set(known) - set(uploads)):
+            removed = sorted(set(known) - set(uploads))
+            for doc_id in removed:
                 conn.execute(delete(uploads_table).where(uploads_table.c.doc_id == doc_id))
+            stored = []
             for doc_id, (path, rel_path, kind) in sorted(uploads.items()):
                 content = path.read_bytes()
                 digest = hashlib.sha256(content).hexdigest()
                 if known.get(doc_id) == digest:
                     continue
+                stored.append(doc_id)
                 conn.execute(delete(uploads_table).where(uploads_table.c.doc_id == doc_id))
                 conn.execute(
                     insert(uploads_table).values(
@@ -206,6 +209,12 @@ class SharedState:
                 conn.execute(update(generation_table).values(**values))
             else:
                 conn.execute(insert(generation_table).values(id=1, **values))
+            detail = f"versione {version}; caricati: {', '.join(stored) or '-'}; rimossi: {', '.join(removed) or '-'}"
+            conn.execute(
+                insert(audit_table).values(
+                    at=now, instance=self.instance, actor=actor[:200], action="indice", target=generation, detail=detail
+                )
+            )
         log.info("index generation %s published as version %d by %s", generation, version, self.instance)
         return version
 

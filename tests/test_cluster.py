@@ -8,6 +8,7 @@ rules: one ingest at a time, a crashed ingest publishes nothing, lockouts and se
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 import threading
@@ -188,6 +189,9 @@ def test_one_ingest_at_a_time_and_a_crashed_ingest_publishes_nothing(cluster: Cl
     # The lock died with the process: the next ingest runs, and the document is published with it.
     cluster.command("a", "ingest", str(note), "--kind", "formazione", "--quiet")
     assert shared.version()[0] == 2 and [u.doc_id for u in shared.uploads()] == ["nota-girasole"]
+    audit = shared.audit()
+    assert [line["action"] for line in audit][:2] == ["indice", "indice"]
+    assert audit[0]["detail"] == "versione 2; caricati: nota-girasole; rimossi: -" and audit[0]["instance"] == "a"
 
 
 _HOLD_LOCK = """
@@ -201,7 +205,11 @@ time.sleep(3)
 """
 
 
-def test_lockouts_and_sessions_hold_on_every_instance(postgres_server: str, tmp_path: Path) -> None:  # noqa: F811
+def test_lockouts_and_sessions_hold_on_every_instance(
+    postgres_server: str,  # noqa: F811
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
     url = _fresh_database(postgres_server)
     settings = load_settings(store="server", database_url=url, data_dir=tmp_path / "data", instance="a")
     engine = SharedState.open(settings).engine
@@ -210,7 +218,15 @@ def test_lockouts_and_sessions_hold_on_every_instance(postgres_server: str, tmp_
     def instance(name: str) -> Sessions:  # what each app process builds from the same settings
         guard = LoginGuard(max_failures=3, lockout_seconds=900, backoff_base_seconds=0.0, clock=time.time)
         guard._store = DbFailures(engine)
-        return Sessions(trainers, guard, 480, time.time, store=DbSessions(engine))
+        shared = SharedState(engine, name)
+        return Sessions(
+            trainers,
+            guard,
+            480,
+            time.time,
+            store=DbSessions(engine),
+            audit=lambda actor, action, detail: shared.record(actor, action, "", detail),
+        )
 
     a, b = instance("a"), instance("b")
     for _ in range(3):
@@ -245,3 +261,12 @@ def test_lockouts_and_sessions_hold_on_every_instance(postgres_server: str, tmp_
     with engine.connect() as conn:
         counts = dict(conn.execute(text("SELECT key, count FROM lc_login_failures")).all())
     assert counts["user:maria"] <= 3, counts
+
+    # Every instance's logins are in one audit log, newest first (`assistant audit`).
+    from assistant.cli import main
+
+    assert main(["audit", "--json", "--limit", "500"], settings) == 0
+    lines = json.loads(capsys.readouterr().out)
+    actions = [(line["instance"], line["action"]) for line in reversed(lines)]
+    assert actions[:5] == [("a", "accesso fallito")] * 3 + [("b", "accesso rifiutato"), ("c", "accesso")], actions
+    assert ("b", "uscita") in actions
