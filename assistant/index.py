@@ -108,11 +108,11 @@ def rebuild_local_index(settings: Settings, store: VectorStore, known_only: bool
     directory = generations.begin(settings.index_dir)
     catalog.save(directory)
     lexical.save(directory)
-    # The bank's files, and the ingest state (the corpus files are the same on every instance: the next ingest
-    # re-reads only what differs).
-    generations.carry_over(
-        generations.current(settings.index_dir), directory, (*generations.BANK_ENTRIES, "state.json")
-    )
+    # The ingest state (the corpus files are the same on every instance: the next ingest re-reads only what
+    # differs). The bank's local files too, unless catching up with other instances: then they are rebuilt from
+    # the shared bank collection when the bank loads (another instance may have changed it).
+    entries = ("state.json",) if known_only else ("state.json", *generations.BANK_ENTRIES)
+    generations.carry_over(generations.current(settings.index_dir), directory, entries)
     generations.commit(settings.index_dir, directory)
     generations.prune(settings.index_dir)
     log.info("rebuilt local catalogue and BM25 from the store: %d chunks", len(chunks))

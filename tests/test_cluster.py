@@ -1,9 +1,10 @@
 """Two app instances over one Chroma server and one PostgreSQL, as real processes on 127.0.0.1 (evals/cluster.py).
 
-One journey, in order: an upload on A is cited by B; an answer approved through the shared database is served by
-B; A is killed with SIGKILL during a user's session, B keeps answering, a document added on B meanwhile is cited
-by A once it restarts; then 20 users over both instances for 60 s with no error. Plus the shared state's own
-rules: one ingest at a time, a crashed ingest publishes nothing, lockouts and sessions hold on every instance.
+One journey, in order: a trainer's upload in A's page (a real browser) is quoted by B; an answer approved through
+the shared database is served by B; A is killed with SIGKILL during a user's session, B keeps answering, and a
+document added on B meanwhile is cited by A once it restarts; then 20 users over both instances for 60 s with no
+error. Plus the shared state's own rules: one ingest at a time, a crashed ingest publishes nothing, lockouts and
+sessions hold on every instance, one audit log.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from pathlib import Path
 import pytest
 from conftest import REPO, write_mini_corpus
 from conftest_postgres import postgres_server  # noqa: F401  (session fixture)
+from pdfmaker import write_pdf
 from sqlalchemy import create_engine, text
 
 from assistant.auth import LoginGuard, LoginRefused, Sessions, Trainers, hash_password
@@ -33,12 +35,9 @@ SYNC_SECONDS = 1.0
 # The stated delay: one poll interval plus the catch-up (writing the file, rebuilding the catalogue and BM25 from
 # the store, reloading), a few seconds on the mini corpus; generous for a loaded 2-core CI machine.
 CATCH_UP_BOUND = SYNC_SECONDS + 20
-NOTE_TITLE = "Nota del tavolo di quartiere Girasole"
-NOTE = (
-    f"---\ntitle: {NOTE_TITLE}\nversion_date: 2026-11-27\n---\n# Nota\n\n## Calendario\n\nIl tavolo di quartiere "
-    "della rete Girasole si riunisce ogni secondo martedì del mese nella biblioteca di via Padova.\n"
-)
+NOTE_SENTENCE = "Il tavolo di quartiere della rete Girasole si riunisce ogni secondo martedì del mese."
 NOTE_QUESTION = "Quando si riunisce il tavolo di quartiere della rete Girasole?"
+NOTE = f"# Nota\n\n## Calendario\n\n{NOTE_SENTENCE}\n"
 SECOND_TITLE = "Nota sul centro diurno Arcobaleno"
 SECOND = (
     f"---\ntitle: {SECOND_TITLE}\nversion_date: 2026-11-27\n---\n# Nota\n\n## Orari\n\nIl centro diurno "
@@ -83,6 +82,29 @@ def _cites(url: str, question: str, title: str) -> bool:
     return title in ask(url, question)
 
 
+def upload_in_browser(url: str, path: Path, user: str, password: str) -> None:
+    """What a trainer does on the instance at `url`: log in, upload `path` in Documenti, wait until it is indexed."""
+    from playwright.sync_api import sync_playwright
+    from test_browser import ARGS, CHROMIUM, log_in, upload_files
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=ARGS)
+        try:
+            page = browser.new_page(locale="it-IT")
+            page.set_default_timeout(90_000)
+            page.goto(url, wait_until="load")
+            page.wait_for_selector("#lc-question textarea")
+            page.click("#lc-login")
+            log_in(page, user, password)
+            page.wait_for_function("() => document.body.innerText.includes('Accesso effettuato come formatore')")
+            upload_files(page, path)
+            page.wait_for_function(
+                "() => document.querySelector('#lc-upload-result')?.innerText.includes('indicizzato')"
+            )
+        finally:
+            browser.close()
+
+
 def test_two_instances_share_uploads_approvals_and_survive_a_kill(cluster: Cluster, tmp_path: Path) -> None:
     cluster.command("a", "ingest", "--quiet")
     cluster.start("a")
@@ -91,15 +113,15 @@ def test_two_instances_share_uploads_approvals_and_survive_a_kill(cluster: Clust
     assert a_body["generation"]["shared"] == 1 and b_body["generation"]["loaded"] == 1, (a_body, b_body)
     assert a_body["instance"] == "a" and b_body["instance"] == "b"
     a, b = cluster.instances["a"].url, cluster.instances["b"].url
-    assert not _cites(b, NOTE_QUESTION, NOTE_TITLE)
+    assert NOTE_SENTENCE not in ask(b, NOTE_QUESTION)
 
-    # A trainer's document indexed on A is cited by B within the stated delay.
-    note = tmp_path / "nota-girasole.md"
-    note.write_text(NOTE, encoding="utf-8")
-    cluster.command("a", "ingest", str(note), "--kind", "formazione", "--quiet")
-    waited = wait_until(lambda: _cites(b, NOTE_QUESTION, NOTE_TITLE), CATCH_UP_BOUND, 0.3)
+    # A trainer logs in on A and uploads a PDF in the browser; B quotes it within the stated delay.
+    pdf = write_pdf(tmp_path / "nota-girasole.pdf", [["Calendario del tavolo", "", NOTE_SENTENCE]])
+    upload_in_browser(a, pdf, "maria", "pw-maria-1")
+    waited = wait_until(lambda: NOTE_SENTENCE in ask(b, NOTE_QUESTION), CATCH_UP_BOUND, 0.3)
     assert waited is not None, f"B did not cite the upload within {CATCH_UP_BOUND} s: {health(b)}"
-    assert (cluster.instances["b"].data_dir / "uploads" / "formazione" / "nota-girasole.md").read_text() == NOTE
+    copy = cluster.instances["b"].data_dir / "uploads" / "formazione" / "nota-girasole.pdf"
+    assert copy.read_bytes() == pdf.read_bytes()  # the file itself came through the database
     assert health(b)[1]["generation"]["loaded"] == 2
 
     # An answer approved by two trainers (through the shared database, as on A's Risposte curate) is served by B.
@@ -118,14 +140,14 @@ def test_two_instances_share_uploads_approvals_and_survive_a_kill(cluster: Clust
     # A is killed during a user's session; B keeps answering; a document added on B meanwhile reaches A on restart.
     assert "Fonti" in ask(a, NOTE_QUESTION)
     cluster.kill("a")
-    assert _cites(b, NOTE_QUESTION, NOTE_TITLE)
+    assert NOTE_SENTENCE in ask(b, NOTE_QUESTION)
     second = tmp_path / "centro-arcobaleno.md"
     second.write_text(SECOND, encoding="utf-8")
     cluster.command("b", "ingest", str(second), "--kind", "formazione", "--quiet")
     cluster.start("a")
     restarted = cluster.wait_ready("a")
     assert restarted["generation"]["loaded"] == restarted["generation"]["shared"] == 3, restarted
-    assert _cites(a, SECOND_QUESTION, SECOND_TITLE) and _cites(a, NOTE_QUESTION, NOTE_TITLE)
+    assert _cites(a, SECOND_QUESTION, SECOND_TITLE) and NOTE_SENTENCE in ask(a, NOTE_QUESTION)
 
     # 20 users spread over both instances for 60 s: no error.
     questions = [NOTE_QUESTION, SECOND_QUESTION, CURATED_QUESTION, "Che cos'è la co-programmazione?"]
