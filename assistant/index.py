@@ -6,12 +6,13 @@ new instance may start without local files: the catalogue and BM25 are rebuilt f
 
 from __future__ import annotations
 
+import json
 import logging
 from dataclasses import dataclass
 from pathlib import Path
 
 from . import generations
-from .catalog import Catalog, LexicalIndex, embed_text
+from .catalog import Catalog, LexicalIndex, embed_text, write_json_atomic
 from .config import Settings
 from .legal import chunk_file
 from .loaders import LoadError
@@ -113,10 +114,27 @@ def rebuild_local_index(settings: Settings, store: VectorStore, known_only: bool
     # the shared bank collection when the bank loads (another instance may have changed it).
     entries = ("state.json",) if known_only else ("state.json", *generations.BANK_ENTRIES)
     generations.carry_over(generations.current(settings.index_dir), directory, entries)
+    if known_only:
+        _match_state(directory / "state.json", catalog, settings)
     generations.commit(settings.index_dir, directory)
     generations.prune(settings.index_dir)
     log.info("rebuilt local catalogue and BM25 from the store: %d chunks", len(chunks))
     return LocalIndex(catalog, lexical, directory)
+
+
+def _match_state(path: Path, catalog: Catalog, settings: Settings) -> None:
+    """The ingest state of a caught-up instance: documents another instance removed are forgotten, and uploaded
+    files it wrote are recorded (with no hash: the next ingest that sees them re-reads them), so this instance's
+    next ingest of the uploads folder notices when one of them is removed here."""
+    state = json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {}
+    files = {doc_id: entry for doc_id, entry in state.get("files", {}).items() if doc_id in catalog.documents}
+    uploads = settings.uploads_dir.resolve()
+    for doc_id, info in catalog.documents.items():
+        file = Path(info.path)
+        if doc_id not in files and file.is_absolute() and file.resolve().is_relative_to(uploads):
+            files[doc_id] = {"hash": "", "path": str(file.resolve()), "ids": [c.id for c in catalog.by_doc[doc_id]]}
+    state["files"] = files
+    write_json_atomic(path, state)
 
 
 def _describe(settings: Settings, manifest: Manifest, doc_id: str) -> DocumentInfo | None:

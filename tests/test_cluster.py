@@ -292,3 +292,48 @@ def test_lockouts_and_sessions_hold_on_every_instance(
     actions = [(line["instance"], line["action"]) for line in reversed(lines)]
     assert actions[:5] == [("a", "accesso fallito")] * 3 + [("b", "accesso rifiutato"), ("c", "accesso")], actions
     assert ("b", "uscita") in actions
+
+
+def test_an_upload_on_a_removed_on_b_is_gone_everywhere(
+    tmp_path: Path,
+    chroma_server,  # type: ignore[no-untyped-def]
+    postgres_server: str,  # noqa: F811
+) -> None:
+    from assistant.index import current_catalog
+    from assistant.ingest import ingest
+    from assistant.shared import catch_up
+    from assistant.uploads import add_upload, remove_extra
+
+    common = {
+        "store": "server",
+        "chroma_host": chroma_server[0],
+        "chroma_port": chroma_server[1],
+        "collection": f"removal_{int(time.time())}",
+        "database_url": _fresh_database(postgres_server),
+        "corpus_dir": write_mini_corpus(tmp_path / "corpus"),
+        "ingest_workers": 1,
+    }
+    a = load_settings(data_dir=tmp_path / "a", instance="a", **common)
+    b = load_settings(data_dir=tmp_path / "b", instance="b", **common)
+    ingest(a)
+    note = tmp_path / "nota-girasole.md"
+    note.write_text(NOTE, encoding="utf-8")
+    doc_id = add_upload(a, note, "formazione", actor="maria")
+    shared = SharedState.open(b)
+    with shared.ingest_lock(5):
+        assert catch_up(b, shared)
+    b_catalog = current_catalog(b)
+    assert b_catalog is not None
+    info = b_catalog.document(doc_id)
+    assert info is not None and info.kind == "formazione" and Path(info.path).read_text(encoding="utf-8") == NOTE
+
+    remove_extra(b, info, actor="luca")
+    assert shared.uploads() == []
+    with shared.ingest_lock(5):
+        assert catch_up(a, shared)
+    a_catalog = current_catalog(a)
+    assert a_catalog is not None and a_catalog.document(doc_id) is None
+    assert not (a.uploads_dir / "formazione" / "nota-girasole.md").exists()
+    actions = [(line["instance"], line["actor"], line["action"]) for line in reversed(shared.audit())]
+    assert ("a", "maria", "caricamento") in actions and ("b", "luca", "rimozione") in actions, actions
+    assert actions[-1][2] == "indice"  # the removal's generation, published by b

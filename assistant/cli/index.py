@@ -61,13 +61,14 @@ def cmd_ingest(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_vectors_export(args: argparse.Namespace, settings: Settings) -> int:
-    """Ship the corpus's vectors: the passages of the built index, the question bank and the evaluation questions
-    (texts the cache lacks are embedded first)."""
+    """Ship the corpus's vectors: the passages of the built index; as questions, the question bank, the evaluation
+    questions and the prontuario's phrasings (texts the cache lacks are embedded first)."""
     from ..bank import BANK_DIR, load_bank
     from ..catalog import embed_text
     from ..corpus_check import eval_questions
     from ..embeddings import cache_key, cache_path, get_embedder, open_cache, seed_path, write_seed
     from ..index import current_catalog
+    from ..prontuario import curated_records, load_prontuario
 
     catalog = current_catalog(settings)
     if catalog is None:
@@ -80,6 +81,8 @@ def cmd_vectors_export(args: argparse.Namespace, settings: Settings) -> int:
     }
     passages = [embed_text(c, documents[c.doc_id]) for c in catalog.chunks if c.doc_id in documents]
     questions = [q.text for q in load_bank(settings.corpus_dir / BANK_DIR)[0]] + eval_questions(settings.evals_dir)
+    for entry in load_prontuario(settings.corpus_dir / "prontuario")[0]:  # the curated matcher's phrasings
+        questions += [text for record in curated_records(entry) for text in (record.question, *record.phrasings)]
     embedder = get_embedder(settings.embedder, settings.embed_threads)
     for texts, as_queries in ((passages, False), (questions, True)):
         cache = open_cache(settings, embedder, as_queries)

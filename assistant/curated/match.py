@@ -19,12 +19,12 @@ from ..brief import first_sentences, same_article
 from ..catalog import Catalog, LexicalIndex
 from ..citations import quoted_passages, source_lines
 from ..config import Settings
-from ..embeddings import Embedder, EmbeddingCache, get_embedder
+from ..embeddings import Embedder, get_embedder, open_cache
 from ..glossary import Glossary, load_glossary
 from ..index import indexed_catalog
 from ..models import Answer, Brief, Chunk, Suggestion
 from ..prompts import text
-from ..text import italian_date, slug, tokens
+from ..text import italian_date, tokens
 from .record import EDITORS, CuratedAnswer, citation_problem, resolve, text_hash
 from .store import CuratedStore
 
@@ -76,8 +76,7 @@ class CuratedMatcher:
         self.brief_floor = settings.brief_floor
         self.rrf_k = settings.rrf_k
         self.glossary = glossary
-        self._cache_path = settings.data_dir / "cache" / f"embeddings-{slug(embedder.name, 80)}.sqlite3"
-        self._workers = settings.ingest_workers
+        self._settings = settings
         self._lock = threading.Lock()
         self._vectors: dict[str, np.ndarray] = {}
         self._fingerprint: tuple[int, int] | None = None
@@ -117,7 +116,7 @@ class CuratedMatcher:
         missing = list(dict.fromkeys(t for t in texts if t not in self._vectors))
         if not missing:
             return
-        cache = EmbeddingCache(self._cache_path, self.embedder, self._workers, as_queries=True)
+        cache = open_cache(self._settings, self.embedder, as_queries=True)  # the prontuario's phrasings are shipped
         try:
             vectors = cache.encode(missing)
         finally:

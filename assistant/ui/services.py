@@ -65,6 +65,7 @@ class Services:
 
             catalog, glossary = self.assistant.retriever.catalog, self.assistant.glossary
             self.curated = CuratedMatcher.open(self.settings, catalog, glossary)
+            self.curated.refresh()  # embedded now, not during the first user's question (a new instance's cache)
             self.desk = Desk(self.curated.store, catalog, Trainers.from_settings(self.settings))
         except Exception as exc:  # the chat works without curated answers
             log.error("curated answers unavailable: %s", exc)
