@@ -144,6 +144,10 @@ class Settings(BaseSettings):
         description="SQLAlchemy URL for curated answers, feedback and (store=server) the state instances share: "
         "uploads, index generation, ingest lock, logins, audit. Empty = SQLite file in data_dir.",
     )
+    vector_seed: bool = Field(
+        True,
+        description="Use the vectors shipped in corpus/.vectors (checked against the embedder) before embedding.",
+    )
     sync_seconds: float = Field(
         5.0,
         gt=0,

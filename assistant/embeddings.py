@@ -280,7 +280,7 @@ def open_cache(settings: Settings, embedder: Embedder, as_queries: bool = False)
         embedder,
         settings.ingest_workers,
         as_queries,
-        VectorSeed.for_corpus(settings.corpus_dir, embedder.name),
+        VectorSeed.for_corpus(settings.corpus_dir, embedder.name) if settings.vector_seed else None,
     )
 
 

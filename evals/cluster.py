@@ -217,12 +217,12 @@ def measure(seconds: float, clients: int) -> dict[str, Any]:
         results["ingest_seconds"] = round(time.perf_counter() - began, 1)
         cluster.start("a")
         cluster.wait_ready("a")
-        one = _load([cluster.instances["a"].url], questions, clients, seconds)
+        one = _load(cluster, questions, clients, seconds)
         began = time.perf_counter()
         cluster.start("b")
         cluster.wait_ready("b")
         results["new_instance_ready_seconds"] = round(time.perf_counter() - began, 1)
-        two = _load([i.url for i in cluster.instances.values()], questions, clients, seconds)
+        two = _load(cluster, questions, clients, seconds)
         results["one_instance"], results["two_instances"] = one, two
 
         note = work / "nota-tavolo-girasole.md"
@@ -244,17 +244,45 @@ def measure(seconds: float, clients: int) -> dict[str, Any]:
     return results
 
 
-def _load(urls: list[str], questions: list[str], clients: int, seconds: float) -> dict[str, Any]:
-    """The load's summary, with answers per second over the stated window (the run itself lasts longer: the
-    clients connect first, and the last answers arrive after the window) and the slowest answer."""
+def _cpu_seconds(pids: list[int]) -> float:
+    """User and system CPU time of these processes so far (Linux /proc)."""
+    total = 0.0
+    for pid in pids:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return total
+
+
+def _load(cluster: Cluster, questions: list[str], clients: int, seconds: float) -> dict[str, Any]:
+    """The load over every running instance: its summary, answers per second over the stated window (the run
+    itself lasts longer: the clients connect first, and the last answers arrive after the window), the slowest
+    answer, and how many cores the app processes used meanwhile."""
     from evals.load import run_load
 
-    load = run_load(urls, questions, clients, seconds)
+    running = [i for i in cluster.instances.values() if i.proc is not None and i.proc.poll() is None]
+    pids = [i.proc.pid for i in running if i.proc is not None]
+    before, started = _cpu_seconds(pids), time.monotonic()
+    load = run_load([i.url for i in running], questions, clients, seconds)
     summary = load.summary()
+    summary["app_cores"] = round((_cpu_seconds(pids) - before) / (time.monotonic() - started), 2)
     summary["answers_per_s"] = len(load.latencies_ms) / seconds
     summary["max_ms"] = max(load.latencies_ms, default=0.0)
     summary["wall_seconds"] = round(load.seconds, 1)
     return summary
+
+
+def _scaling(one: dict[str, Any], two: dict[str, Any]) -> str:
+    """What the two rows say, from the figures (not written in advance)."""
+    ratio = two["answers_per_s"] / one["answers_per_s"] if one["answers_per_s"] else 0.0
+    cores = (
+        f"the app processes used {one['app_cores']:.2f} cores with one instance and {two['app_cores']:.2f} with "
+        "two (CPU time over the run; the load's own clients take the rest of the 2 cores)"
+    )
+    if ratio >= 1.15:
+        return f"Two instances answered {ratio:.2f} times as many questions per second as one: {cores}."
+    if ratio <= 0.87:
+        return f"Two instances answered {ratio:.2f} times as many questions per second as one, fewer: {cores}."
+    return f"Two instances answered {ratio:.2f} times as many questions per second as one, no gain: {cores}."
 
 
 def report(results: dict[str, Any]) -> str:
@@ -264,16 +292,17 @@ def report(results: dict[str, Any]) -> str:
         f"{results['clients']}`), this 2-core machine, everything on 127.0.0.1: a Chroma server, PostgreSQL and "
         "`python app.py` instances with `LC_STORE=server` and `LC_SYNC_SECONDS=1`, the full corpus "
         f"(ingest into the server: {results['ingest_seconds']} s).\n\n"
-        "| instances | requests | errors | answers/s | p50 | p95 | slowest | run lasted |\n"
-        "|---|---|---|---|---|---|---|---|\n"
+        "| instances | requests | errors | answers/s | p50 | p95 | slowest | run lasted | app CPU (cores) |\n"
+        "|---|---|---|---|---|---|---|---|---|\n"
         + "".join(
             f"| {n} | {r['requests']} | {r['errors']} | {r['answers_per_s']:.1f} | {r['p50_ms']:.0f} ms | "
-            f"{r['p95_ms']:.0f} ms | {r['max_ms'] / 1000:.1f} s | {r['wall_seconds']} s |\n"
+            f"{r['p95_ms']:.0f} ms | {r['max_ms'] / 1000:.1f} s | {r['wall_seconds']} s | {r['app_cores']:.2f} |\n"
             for n, r in ((1, one), (2, two))
         )
         + "\nAnswers/s: the answers received divided by the "
-        f"{results['seconds']:g} s window; the run lasts longer (the clients connect first). On 2 cores a second "
-        "instance adds no throughput: both compete for the same cores.\n\n"
+        f"{results['seconds']:g} s window; the run lasts longer (the clients connect first). "
+        + _scaling(one, two)
+        + "\n\n"
         f"- Upload ingested on A in {results['upload_ingest_seconds']} s; B's first answer citing it "
         f"{results['upload_to_citation_on_b_seconds']} s later (polling every 0.2 s).\n"
         f"- A second instance with an empty data folder ready in {results['new_instance_ready_seconds']} s "

@@ -160,6 +160,7 @@ def test_vectors_shipped_with_the_corpus_spare_the_embedder_and_a_wrong_seed_is_
     fresh = make_settings(tmp_path / "fresh", corpus)
     assert ingest(fresh).embedded == 1
     assert np.allclose(stored(fresh), stored(built), atol=1e-6)
+    assert ingest(make_settings(tmp_path / "off", corpus, vector_seed=False)).embedded == 8  # LC_VECTOR_SEED=false
 
     # A seed that does not match the embedder (here: every vector reversed) is ignored: everything is embedded.
     path = seed_path(corpus, built.embedder)
