@@ -368,6 +368,7 @@ def materialise(settings: Settings, shared: SharedState) -> int:
             rel = path.relative_to(root)
             if path.is_file() and not any(p.startswith(".") for p in rel.parts) and rel not in wanted:
                 path.unlink()
+                log.info("uploaded file %s deleted here: removed on another instance", rel)
                 changed += 1
     return changed
 
@@ -383,8 +384,8 @@ def catch_up(settings: Settings, shared: SharedState) -> bool:
     if version == seen:
         return False
     started = time.perf_counter()
-    files = materialise(settings, shared)
-    if version > 0:
+    if version > 0:  # before the first publish the database knows no upload: local files are left alone
+        files = materialise(settings, shared)
         try:
             rebuilt = rebuild_local_index(settings, open_store(settings), known_only=True)
         except IndexMissingError:
