@@ -327,6 +327,15 @@ def test_an_upload_on_a_removed_on_b_is_gone_everywhere(
     info = b_catalog.document(doc_id)
     assert info is not None and info.kind == "formazione" and Path(info.path).read_text(encoding="utf-8") == NOTE
 
+    # Documenti on B says who uploaded it on A (the shared record), as any instance would.
+    from types import SimpleNamespace
+
+    from assistant.ui.library import documents_table
+
+    services = SimpleNamespace(assistant=SimpleNamespace(retriever=SimpleNamespace(catalog=b_catalog)), shared=shared)
+    origin = next(row[4] for row in documents_table(services) if row[5] == doc_id)  # type: ignore[arg-type]
+    assert origin.startswith("caricato da maria il "), origin
+
     remove_extra(b, info, actor="luca")
     assert shared.uploads() == []
     with shared.ingest_lock(5):

@@ -6,6 +6,7 @@ import html
 import logging
 import re
 import tempfile
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -13,7 +14,7 @@ from ..citations import kind_label
 from ..glossary import Entry, Glossary
 from ..models import Answer
 from ..prompts import text
-from ..text import fold, plain_text
+from ..text import fold, italian_datetime, plain_text
 from ..uploads import UploadError, remove_extra
 from .services import Services
 
@@ -101,13 +102,29 @@ def documents_table(services: Services) -> list[list[Any]]:
     if assistant is None:
         return []
     catalog = assistant.retriever.catalog
+    uploaded = _shared_uploads(services)
     rows = []
     for doc_id, info in sorted(catalog.documents.items(), key=lambda kv: (kv[1].kind, kv[1].title)):
         origin = "corpus" if info.in_manifest else ("caricato" if "uploads" in info.path else "corpus (senza manifest)")
+        if doc_id in uploaded:  # several instances: who uploaded it, on whichever instance
+            upload = uploaded[doc_id]
+            moment = datetime.fromtimestamp(upload.uploaded_at, tz=UTC)
+            origin = f"caricato da {upload.uploaded_by} il {italian_datetime(moment)}"
         rows.append(
             [info.title, kind_label(info.kind), info.version_text, len(catalog.by_doc.get(doc_id, [])), origin, doc_id]
         )
     return rows
+
+
+def _shared_uploads(services: Services) -> dict[str, Any]:
+    """The uploads recorded in the shared database (store=server), by document; empty otherwise or on error."""
+    if getattr(services, "shared", None) is None:
+        return {}
+    try:
+        return {upload.doc_id: upload for upload in services.shared.uploads()}
+    except Exception as exc:  # the table still lists the documents, without who uploaded them
+        log.warning("uploads metadata unavailable: %s", exc)
+        return {}
 
 
 UPLOAD_TRAINERS_ONLY = (
