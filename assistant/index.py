@@ -46,6 +46,17 @@ def read_index(settings: Settings, store: VectorStore) -> LocalIndex:
     return LocalIndex(catalog, lexical, directory)
 
 
+def document_file(settings: Settings, info: DocumentInfo) -> Path:
+    """The file a document was read from (corpus paths are relative to the corpus folder)."""
+    path = Path(info.path)
+    return path if path.is_absolute() else settings.corpus_dir / path
+
+
+def from_corpus(settings: Settings, info: DocumentInfo) -> bool:
+    """Whether a document is one the corpus ships (not an upload, nor a file added from elsewhere)."""
+    return document_file(settings, info).resolve().is_relative_to(settings.corpus_dir.resolve())
+
+
 def current_catalog(settings: Settings) -> Catalog | None:
     """The catalogue of the current generation; None before the first ingest."""
     with generations.reading(settings.index_dir):

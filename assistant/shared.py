@@ -427,16 +427,16 @@ def ingest_job(settings: Settings, actor: str = "") -> Iterator[SharedState | No
 def indexed_uploads(settings: Settings) -> dict[str, tuple[Path, str, str]]:
     """The documents from outside the corpus the current generation indexes: {doc_id: (file, rel_path, kind)}."""
     from .catalog import Catalog
+    from .index import document_file, from_corpus
 
     catalog = Catalog.load(generations.current(settings.index_dir))
     if catalog is None:
         return {}
-    corpus, uploads = settings.corpus_dir.resolve(), settings.uploads_dir.resolve()
+    uploads = settings.uploads_dir.resolve()
     found: dict[str, tuple[Path, str, str]] = {}
     for doc_id, info in catalog.documents.items():
-        path = Path(info.path)
-        full = path if path.is_absolute() else corpus / path
-        if full.resolve().is_relative_to(corpus) or not full.is_file():
+        full = document_file(settings, info)
+        if from_corpus(settings, info) or not full.is_file():
             continue
         resolved = full.resolve()
         rel = resolved.relative_to(uploads).as_posix() if resolved.is_relative_to(uploads) else None

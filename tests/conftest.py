@@ -6,8 +6,6 @@ import contextlib
 import os
 import re
 import shutil
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -16,7 +14,7 @@ import pytest
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 from assistant.config import Settings, load_settings
-from evals.appserver import free_port, serving_app, wait_for_port
+from evals.appserver import serving_app
 
 REPO = Path(__file__).resolve().parent.parent
 CORPUS = REPO / "corpus"
@@ -165,21 +163,13 @@ def chroma_server(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-
     if port:
         yield "127.0.0.1", int(port)
         return
-    chroma = shutil.which("chroma") or str(Path(sys.executable).with_name("chroma"))
-    port_number = free_port()
-    path = tmp_path_factory.mktemp("chroma-server")
-    proc = subprocess.Popen(
-        [chroma, "run", "--path", str(path), "--host", "127.0.0.1", "--port", str(port_number)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
+    from evals.cluster import chroma_process
+
     try:
-        if not wait_for_port(port_number, 60, proc):
-            pytest.fail("Il server Chroma non si è avviato entro 60 s.")
-        yield "127.0.0.1", port_number
-    finally:
-        proc.terminate()
-        proc.wait(timeout=20)
+        with chroma_process(tmp_path_factory.mktemp("chroma-server")) as address:
+            yield address
+    except RuntimeError as exc:
+        pytest.fail(str(exc))
 
 
 @contextlib.contextmanager

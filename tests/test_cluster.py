@@ -25,7 +25,7 @@ from sqlalchemy import create_engine, text
 from assistant.auth import LoginGuard, LoginRefused, Sessions, Trainers, hash_password
 from assistant.auth_store import DbFailures, DbSessions
 from assistant.config import load_settings
-from assistant.shared import IngestBusy, SharedState, metadata
+from assistant.shared import _PG_INGEST_LOCK, IngestBusy, SharedState, metadata
 from evals.cluster import Cluster, ask, health, wait_until
 from evals.load import run_load
 
@@ -216,12 +216,12 @@ def test_one_ingest_at_a_time_and_a_crashed_ingest_publishes_nothing(cluster: Cl
     assert audit[0]["detail"] == "versione 2; caricati: nota-girasole; rimossi: -" and audit[0]["instance"] == "a"
 
 
-_HOLD_LOCK = """
+_HOLD_LOCK = f"""
 import sys, time
 from sqlalchemy import create_engine
 engine = create_engine(sys.argv[1])
 conn = engine.connect().execution_options(isolation_level="AUTOCOMMIT")
-assert conn.exec_driver_sql("SELECT pg_try_advisory_lock(5502018)").scalar()
+assert conn.exec_driver_sql("SELECT pg_try_advisory_lock({_PG_INGEST_LOCK})").scalar()
 print("held", flush=True)
 time.sleep(3)
 """

@@ -178,16 +178,16 @@ def test_the_shipped_vectors_cover_the_corpus(full_settings) -> None:  # type: i
     """A corpus change without `assistant vectors export` would make every fresh machine embed it again."""
     from assistant.catalog import embed_text
     from assistant.embeddings import VectorSeed, cache_key
+    from assistant.index import from_corpus
 
     seed = VectorSeed.for_corpus(full_settings.corpus_dir, full_settings.embedder)
     assert seed is not None, "manca corpus/.vectors: esegui assistant vectors export"
     catalog = current_catalog(full_settings)
     assert catalog is not None
-    corpus = full_settings.corpus_dir.resolve()
     keys = [
         cache_key(full_settings.embedder, embed_text(c, catalog.documents[c.doc_id]))
         for c in catalog.chunks
-        if (corpus / catalog.documents[c.doc_id].path).resolve().is_relative_to(corpus)
+        if from_corpus(full_settings, catalog.documents[c.doc_id])
     ]
     missing = len(keys) - len(seed.lookup(keys))
     assert missing == 0, f"{missing} passaggi del corpus senza vettore distribuito: esegui assistant vectors export"

@@ -67,18 +67,13 @@ def cmd_vectors_export(args: argparse.Namespace, settings: Settings) -> int:
     from ..catalog import embed_text
     from ..corpus_check import eval_questions
     from ..embeddings import cache_key, cache_path, get_embedder, open_cache, seed_path, write_seed
-    from ..index import current_catalog
+    from ..index import current_catalog, from_corpus
     from ..prontuario import curated_records, load_prontuario
 
     catalog = current_catalog(settings)
     if catalog is None:
         raise CliError("L'indice non esiste ancora: esegui prima assistant ingest.")
-    corpus = settings.corpus_dir.resolve()
-    documents = {
-        doc_id: info
-        for doc_id, info in catalog.documents.items()
-        if (corpus / info.path).resolve().is_relative_to(corpus)  # never an upload: only what the corpus ships
-    }
+    documents = {doc_id: info for doc_id, info in catalog.documents.items() if from_corpus(settings, info)}
     passages = [embed_text(c, documents[c.doc_id]) for c in catalog.chunks if c.doc_id in documents]
     questions = [q.text for q in load_bank(settings.corpus_dir / BANK_DIR)[0]] + eval_questions(settings.evals_dir)
     for entry in load_prontuario(settings.corpus_dir / "prontuario")[0]:  # the curated matcher's phrasings
